@@ -1,0 +1,72 @@
+/* model.h — the FADE network: forward pass to a probability table, and
+ * online training (backpropagation + Adam) on the byte that was coded.
+ *
+ * A struct mdl codes one block: it starts from the preset's initial weights
+ * and evolves as it trains, identically in encoder and decoder.  The block
+ * coder (block.c) drives it in lock-step with B range coders:
+ *
+ *     mdl_reset(m, n_streams)          -- initial weights, padded contexts
+ *     for each step:
+ *         mdl_predict(m, n_active, freq)   -- integer tables for every stream
+ *         ...range-code one byte per active stream with freq...
+ *         mdl_update(m, n_active, sym)     -- train, then shift contexts
+ *
+ * Active streams are always a prefix 0..n_active-1 of the streams (longer
+ * streams come first, see FORMAT.md), and n_active never grows within a
+ * block.  The loss is the mean cross-entropy over active streams.
+ *
+ * Frequency rule (part of the format): for each stream, given the softmax
+ * probabilities p[0..255] in binary32,
+ *     f[s] = 1 + (uint32_t)(p[s] * (float)(MDL_FREQ_TOTAL - 256))   (floor)
+ * then the difference between MDL_FREQ_TOTAL and sum(f) is added to (or
+ * taken from) f[argmax] where argmax is the lowest index holding the largest
+ * f.  Every f[s] >= 1 and sum(f) == MDL_FREQ_TOTAL exactly.
+ *
+ * Memory: a mdl owns all its buffers (weights, Adam moments, activations),
+ * allocated once in mdl_create for up to max_streams streams; predict and
+ * update never allocate.  Not thread-safe: one thread drives a mdl (it may
+ * use `pool` internally).
+ */
+#ifndef FADE_MODEL_H
+#define FADE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "codec/fade.h"
+#include "codec/kern.h"
+
+#define MDL_FREQ_BITS  16
+#define MDL_FREQ_TOTAL (1u << MDL_FREQ_BITS)
+
+struct mdl;
+struct fade_pool;
+
+/* Creates a model for `preset` able to run up to max_streams streams, with
+ * kernels `k` and optional thread pool (not owned; must outlive the mdl).
+ * Returns 0 or FADE_E_NOMEM / FADE_E_INVAL. */
+int  mdl_create(struct mdl **out, const struct fade_preset *preset,
+                uint32_t max_streams, const struct kern_ops *k,
+                struct fade_pool *pool);
+void mdl_free(struct mdl *m);
+
+/* Starts a new block of n_streams (<= max_streams): initial weights, zero
+ * Adam state, every context filled with the padding byte. */
+int  mdl_reset(struct mdl *m, uint32_t n_streams);
+
+/* Writes MDL_FREQ_TOTAL-normalised frequency tables for streams
+ * 0..n_active-1: freq[b * 256 + s]. */
+int  mdl_predict(struct mdl *m, uint32_t n_active, uint32_t *freq);
+
+/* Trains on the true bytes sym[0..n_active-1] of the last predicted step
+ * and advances every active stream's context by that byte.  Must follow a
+ * mdl_predict with the same n_active. */
+int  mdl_update(struct mdl *m, uint32_t n_active, const uint8_t *sym);
+
+/* Floating-point operations one predict+update of n_active streams costs
+ * (multiply-add counted as 2), for GFLOP/s reporting. */
+double mdl_flops_per_step(const struct fade_preset *p, uint32_t n_active);
+
+/* Hash of the preset's dimensions and initial weights (fade_preset_model_id). */
+uint64_t mdl_model_id(const struct fade_preset *p);
+
+#endif /* FADE_MODEL_H */

@@ -1,0 +1,190 @@
+/* idx.h — the fadefs store: one SQLite index plus append-only segment files
+ * of block payloads, in one backing directory.
+ *
+ * Contract with fs/ (the only user):
+ *   - Every function returns 0 (or a documented non-negative value) on
+ *     success and a negative errno on failure.  SQLite errors are mapped:
+ *     SQLITE_FULL -> -ENOSPC, SQLITE_BUSY/LOCKED -> -EBUSY,
+ *     SQLITE_CORRUPT/NOTADB -> -EUCLEAN, I/O errors -> -EIO, else -EIO.
+ *   - Mutating calls (idx_w_*) run on the single writer connection inside
+ *     struct idx and must be called by one thread at a time, between
+ *     idx_w_begin() and idx_w_commit()/idx_w_rollback().  fs/ serialises
+ *     them in its writer thread (group commit).
+ *   - Read calls (idx_r_*) take a struct idx_rd, a private read connection;
+ *     use one per thread.  A reader sees the last committed state.
+ *   - Names are byte strings with explicit length (not NUL-terminated,
+ *     1..255 bytes, no '/' and no NUL: fs/ checks that before calling).
+ *   - No pointer passed in is kept after a call returns; out-buffers are
+ *     owned by the caller.
+ *
+ * Durability order (DESIGN.md): a payload is appended with
+ * idx_w_payload_append(), made durable with idx_w_payload_sync(), and only
+ * then may the block-map row that points at it be committed.  A payload
+ * whose row never committed is garbage that compaction reclaims.
+ * idx_w_commit(idx, 1) makes the transaction (and every earlier one) durable
+ * before it returns.  On-disk formats: docs/FORMAT-store.md.
+ */
+#ifndef FADEFS_IDX_H
+#define FADEFS_IDX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IDX_ROOT_INO 1u
+
+struct idx;
+struct idx_rd;
+
+struct idx_opts {
+    int      create;          /* create a store if dir is empty */
+    int      read_only;       /* open without writing (fsck, stats) */
+    uint32_t block_size;      /* used only when creating; stored in the db */
+    uint64_t segment_max;     /* roll to a new segment past this size (bytes); 0 = default */
+};
+
+/* Opens (or with opts->create, creates) the store in `dir`.  Takes an
+ * exclusive lock so that a second mount of the same store fails with
+ * -EBUSY.  On failure writes a one-line reason into msg (if msg_cap > 0):
+ *   -ENOTDIR/-ENOENT  dir missing;  -EINVAL  not a fadefs store (non-empty
+ *   dir without our db, or a db that is not ours);  -EPROTO  store of a newer
+ *   format;  -EBUSY  already mounted;  -EUCLEAN  damaged database. */
+int  idx_open(struct idx **out, const char *dir, const struct idx_opts *opts,
+              char *msg, size_t msg_cap);
+/* Closes the writer connection and segments and drops the lock.  All
+ * readers must be closed first.  Accepts NULL. */
+void idx_close(struct idx *x);
+
+/* Store-wide settings fixed at creation. */
+uint32_t idx_block_size(const struct idx *x);
+
+int  idx_rd_open(struct idx *x, struct idx_rd **out);
+void idx_rd_close(struct idx_rd *r);     /* accepts NULL */
+
+/* ---- inodes ---- */
+struct idx_attr {
+    uint64_t ino;
+    uint32_t mode;            /* S_IFMT | permission bits */
+    uint32_t uid, gid;
+    uint32_t nlink;
+    uint64_t size;            /* bytes (regular files, symlinks) */
+    uint64_t rdev;
+    int64_t  atime_sec, mtime_sec, ctime_sec;
+    uint32_t atime_nsec, mtime_nsec, ctime_nsec;
+};
+/* -ENOENT if absent. */
+int idx_r_inode_get(struct idx_rd *r, uint64_t ino, struct idx_attr *out);
+int idx_w_inode_get(struct idx *x, uint64_t ino, struct idx_attr *out);
+/* Inserts a new inode; assigns and returns a->ino (never reused). */
+int idx_w_inode_create(struct idx *x, struct idx_attr *a);
+/* Replaces every attribute of an existing inode (-ENOENT if absent). */
+int idx_w_inode_put(struct idx *x, const struct idx_attr *a);
+/* Deletes the inode with its block map rows, queue entries, xattrs and
+ * symlink target; the payloads become dead space.  Directory entries that
+ * name it must already be gone. */
+int idx_w_inode_delete(struct idx *x, uint64_t ino);
+/* Calls fn for every inode with nlink == 0 (orphans left by a crash while
+ * an unlinked file was open), so the caller can delete them at mount. */
+int idx_w_orphans(struct idx *x, int (*fn)(void *arg, uint64_t ino), void *arg);
+
+/* ---- directory entries ---- */
+/* -ENOENT if no entry. */
+int idx_r_lookup(struct idx_rd *r, uint64_t dir, const char *name, size_t len,
+                 uint64_t *ino);
+int idx_w_lookup(struct idx *x, uint64_t dir, const char *name, size_t len,
+                 uint64_t *ino);
+/* -EEXIST if the name is taken. */
+int idx_w_link(struct idx *x, uint64_t dir, const char *name, size_t len,
+               uint64_t ino);
+/* -ENOENT if no entry. */
+int idx_w_unlink(struct idx *x, uint64_t dir, const char *name, size_t len);
+/* 1 if dir has no entries, 0 if it has, or a negative errno. */
+int idx_w_dir_empty(struct idx *x, uint64_t dir);
+/* Entries of `dir` with cookie > after, in cookie order.  Cookies are
+ * stable and strictly increasing in insertion order, so a listing that
+ * resumes from a cookie neither repeats nor skips entries that stayed put.
+ * fn returns 0 to go on, 1 to stop (buffer full), or a negative errno. */
+typedef int (*idx_dirent_fn)(void *arg, const char *name, size_t len,
+                             uint64_t ino, uint32_t mode, uint64_t cookie);
+int idx_r_readdir(struct idx_rd *r, uint64_t dir, uint64_t after,
+                  idx_dirent_fn fn, void *arg);
+
+/* ---- symlinks ---- */
+int idx_w_symlink_set(struct idx *x, uint64_t ino, const char *target, size_t len);
+/* Copies at most cap bytes; *len gets the full length. */
+int idx_r_symlink_get(struct idx_rd *r, uint64_t ino, char *buf, size_t cap,
+                      size_t *len);
+
+/* ---- extended attributes ---- */
+/* flags: 0, XATTR_CREATE (-EEXIST) or XATTR_REPLACE (-ENODATA). */
+int idx_w_xattr_set(struct idx *x, uint64_t ino, const char *name,
+                    const void *val, size_t len, int flags);
+/* -ENODATA if absent; with cap == 0 only *len is set; -ERANGE if cap too small. */
+int idx_r_xattr_get(struct idx_rd *r, uint64_t ino, const char *name,
+                    void *buf, size_t cap, size_t *len);
+/* NUL-separated names, as listxattr(2); same cap/len rules. */
+int idx_r_xattr_list(struct idx_rd *r, uint64_t ino, char *buf, size_t cap,
+                     size_t *len);
+int idx_w_xattr_remove(struct idx *x, uint64_t ino, const char *name);
+
+/* ---- block map ---- */
+struct idx_bloc {             /* where one block's payload lives */
+    uint64_t seg;             /* segment number */
+    uint64_t off;             /* byte offset of the record in the segment */
+    uint32_t len;             /* payload bytes (the codec block) */
+    uint32_t raw_len;         /* file bytes the block holds */
+    uint32_t codec;           /* enum fade_codec of the payload */
+    uint32_t crc32c;          /* of the payload bytes */
+    uint64_t gen;             /* bumped each time the row is rewritten */
+};
+/* -ENOENT for a hole. */
+int idx_r_block_get(struct idx_rd *r, uint64_t ino, uint64_t blkno,
+                    struct idx_bloc *out);
+/* Inserts or replaces the row; the old payload (if any) becomes dead.
+ * Sets loc->gen to the row's new generation. */
+int idx_w_block_put(struct idx *x, uint64_t ino, uint64_t blkno,
+                    struct idx_bloc *loc);
+/* Deletes rows with blkno >= first (truncate). */
+int idx_w_block_truncate(struct idx *x, uint64_t ino, uint64_t first);
+
+/* ---- payloads in segment files ---- */
+/* Appends a record (header naming ino/blkno/codec/lengths/CRC, then the
+ * payload) to the active segment and fills loc (gen left 0).  Not durable
+ * until idx_w_payload_sync().  -ENOSPC when the disk is full (the record
+ * is then not referenced by anything and the segment tail is trimmed). */
+int idx_w_payload_append(struct idx *x, uint64_t ino, uint64_t blkno,
+                         uint32_t codec, uint32_t raw_len,
+                         const void *payload, size_t len, struct idx_bloc *loc);
+int idx_w_payload_sync(struct idx *x);
+/* Reads the payload at loc into buf (cap >= loc->len), after checking the
+ * record header matches loc and the CRC32C matches: -EIO otherwise. */
+int idx_r_payload_read(struct idx_rd *r, const struct idx_bloc *loc,
+                       void *buf, size_t cap);
+
+/* ---- compression queue (persistent) ---- */
+int idx_w_queue_push(struct idx *x, uint64_t ino, uint64_t blkno);
+/* Up to n oldest entries; returns the count. */
+int idx_r_queue_peek(struct idx_rd *r, uint64_t *ino, uint64_t *blkno, int n);
+int idx_w_queue_remove(struct idx *x, uint64_t ino, uint64_t blkno);
+
+/* ---- transactions on the writer connection ---- */
+int idx_w_begin(struct idx *x);
+/* durable: return only after the commit is on stable storage. */
+int idx_w_commit(struct idx *x, int durable);
+void idx_w_rollback(struct idx *x);
+
+/* ---- space ---- */
+struct idx_stats {
+    uint64_t n_inodes;
+    uint64_t n_blocks;
+    uint64_t raw_bytes;       /* sum of raw_len over the block map */
+    uint64_t payload_bytes;   /* sum of live payload lengths */
+    uint64_t segment_bytes;   /* size of all segment files */
+};
+int idx_r_stats(struct idx_rd *r, struct idx_stats *out);
+/* Rewrites segments whose live share is below `live_min` (0..1) into the
+ * active segment, moving rows in a transaction, then deletes them.  Runs
+ * its own transactions: call outside begin/commit, from the writer thread. */
+int idx_w_compact(struct idx *x, double live_min);
+
+#endif /* FADEFS_IDX_H */
