@@ -69,4 +69,33 @@ double mdl_flops_per_step(const struct fade_preset *p, uint32_t n_active);
 /* Hash of the preset's dimensions and initial weights (fade_preset_model_id). */
 uint64_t mdl_model_id(const struct fade_preset *p);
 
+/* The id of the model m runs (mdl_model_id of its preset), known since
+ * mdl_create: cheaper than mdl_model_id, which regenerates the weights. */
+uint64_t mdl_get_model_id(const struct mdl *m);
+
+/* Mean cross-entropy in nats over the active streams of the step that the
+ * last mdl_update trained on (the prediction's cost); for reports. */
+float mdl_last_loss(const struct mdl *m);
+
+/* ---- test hooks: not used by the coder ----
+ * The trained parameters form one vector (shared tensors, then one block
+ * per stream); mdl_test_tensor describes tensor i: `count` copies of
+ * `size` floats at offset + c * stride.  mdl_test_forward recomputes the
+ * logits of streams 0..n_active-1 from the current weights, contexts and
+ * caches without changing any state; mdl_test_backward does that and
+ * writes the gradient of the mean cross-entropy on sym into the gradient
+ * vector, without an Adam step. */
+struct mdl_tensor {
+    const char *name;
+    size_t offset, size, count, stride;
+};
+size_t mdl_test_n_tensors(void);
+int mdl_test_tensor(const struct mdl *m, size_t i, struct mdl_tensor *out);
+size_t mdl_test_n_params(const struct mdl *m);
+float *mdl_test_params(struct mdl *m);
+const float *mdl_test_grads(const struct mdl *m);
+const float *mdl_test_logits(const struct mdl *m);
+int mdl_test_forward(struct mdl *m, uint32_t n_active);
+int mdl_test_backward(struct mdl *m, uint32_t n_active, const uint8_t *sym);
+
 #endif /* FADE_MODEL_H */

@@ -12,6 +12,8 @@
  *     them in its writer thread (group commit).
  *   - Read calls (idx_r_*) take a struct idx_rd, a private read connection;
  *     use one per thread.  A reader sees the last committed state.
+ *     idx_rd_open/idx_rd_close may run on any thread, concurrently with the
+ *     writer and with other readers.
  *   - Names are byte strings with explicit length (not NUL-terminated,
  *     1..255 bytes, no '/' and no NUL: fs/ checks that before calling).
  *   - No pointer passed in is kept after a call returns; out-buffers are
@@ -39,7 +41,8 @@ struct idx_rd;
 struct idx_opts {
     int      create;          /* create a store if dir is empty */
     int      read_only;       /* open without writing (fsck, stats) */
-    uint32_t block_size;      /* used only when creating; stored in the db */
+    uint32_t block_size;      /* used only when creating; stored in the db;
+                                 0 = 65536 */
     uint64_t segment_max;     /* roll to a new segment past this size (bytes); 0 = default */
 };
 
@@ -57,6 +60,10 @@ void idx_close(struct idx *x);
 
 /* Store-wide settings fixed at creation. */
 uint32_t idx_block_size(const struct idx *x);
+/* 1 if the store was opened read-only (opts->read_only, or a store whose
+ * write version is newer than this build: idx_open then succeeds and puts
+ * a note in msg).  Every idx_w_* call then fails with -EROFS. */
+int idx_read_only(const struct idx *x);
 
 int  idx_rd_open(struct idx *x, struct idx_rd **out);
 void idx_rd_close(struct idx_rd *r);     /* accepts NULL */
@@ -84,7 +91,9 @@ int idx_w_inode_put(struct idx *x, const struct idx_attr *a);
  * name it must already be gone. */
 int idx_w_inode_delete(struct idx *x, uint64_t ino);
 /* Calls fn for every inode with nlink == 0 (orphans left by a crash while
- * an unlinked file was open), so the caller can delete them at mount. */
+ * an unlinked file was open), so the caller can delete them at mount.
+ * fn may call idx_w_inode_delete (the list is read before the first call);
+ * a negative return from fn stops the walk and is returned. */
 int idx_w_orphans(struct idx *x, int (*fn)(void *arg, uint64_t ino), void *arg);
 
 /* ---- directory entries ---- */
@@ -104,6 +113,8 @@ int idx_w_dir_empty(struct idx *x, uint64_t dir);
  * stable and strictly increasing in insertion order, so a listing that
  * resumes from a cookie neither repeats nor skips entries that stayed put.
  * fn returns 0 to go on, 1 to stop (buffer full), or a negative errno. */
+/* fn must not call into the same idx_rd (its statement is still running);
+ * name is valid only during the call. */
 typedef int (*idx_dirent_fn)(void *arg, const char *name, size_t len,
                              uint64_t ino, uint32_t mode, uint64_t cookie);
 int idx_r_readdir(struct idx_rd *r, uint64_t dir, uint64_t after,
@@ -136,12 +147,18 @@ struct idx_bloc {             /* where one block's payload lives */
     uint32_t codec;           /* enum fade_codec of the payload */
     uint32_t crc32c;          /* of the payload bytes */
     uint64_t gen;             /* bumped each time the row is rewritten */
+    uint64_t ino, blkno;      /* identity the record header must carry; set by
+                                 idx_w_payload_append and idx_r_block_get.  0:
+                                 payload_read skips this check */
 };
 /* -ENOENT for a hole. */
 int idx_r_block_get(struct idx_rd *r, uint64_t ino, uint64_t blkno,
                     struct idx_bloc *out);
 /* Inserts or replaces the row; the old payload (if any) becomes dead.
- * Sets loc->gen to the row's new generation. */
+ * Sets loc->gen to the row's new generation.  Generations are unique in
+ * the store's lifetime (never reused, not even for another block), so
+ * comparing gen tells whether a block was rewritten.  -EINVAL if loc->ino
+ * is set and differs from ino (a payload appended for another block). */
 int idx_w_block_put(struct idx *x, uint64_t ino, uint64_t blkno,
                     struct idx_bloc *loc);
 /* Deletes rows with blkno >= first (truncate). */
@@ -157,19 +174,39 @@ int idx_w_payload_append(struct idx *x, uint64_t ino, uint64_t blkno,
                          const void *payload, size_t len, struct idx_bloc *loc);
 int idx_w_payload_sync(struct idx *x);
 /* Reads the payload at loc into buf (cap >= loc->len), after checking the
- * record header matches loc and the CRC32C matches: -EIO otherwise. */
+ * record header matches loc and the CRC32C matches: -EIO otherwise.
+ * A loc from idx_r_block_get stays readable after compaction moves the
+ * block (the read follows the row while its gen is unchanged); -ESTALE
+ * only when the block was also rewritten or deleted since loc was read. */
 int idx_r_payload_read(struct idx_rd *r, const struct idx_bloc *loc,
                        void *buf, size_t cap);
 
 /* ---- compression queue (persistent) ---- */
 int idx_w_queue_push(struct idx *x, uint64_t ino, uint64_t blkno);
+/* Pushing a block that is already queued moves it to the back (its
+ * enqueue time becomes now): a rewritten block is hot again. */
 /* Up to n oldest entries; returns the count. */
 int idx_r_queue_peek(struct idx_rd *r, uint64_t *ino, uint64_t *blkno, int n);
+/* Up to n oldest entries enqueued at or before `before_ns` (CLOCK_REALTIME
+ * nanoseconds), i.e. blocks cold for at least now - before_ns. */
+int idx_r_queue_peek_before(struct idx_rd *r, int64_t before_ns, uint64_t *ino,
+                            uint64_t *blkno, int n);
+/* Removing an entry that is not queued is not an error.  Truncate and
+ * inode delete drop the queue entries of the blocks they remove. */
 int idx_w_queue_remove(struct idx *x, uint64_t ino, uint64_t blkno);
 
 /* ---- transactions on the writer connection ---- */
 int idx_w_begin(struct idx *x);
-/* durable: return only after the commit is on stable storage. */
+/* Commits.  Payloads appended since the last idx_w_payload_sync() are
+ * synced first, so a committed row never points at a payload that a power
+ * loss could take away.  durable: return only after the commit is on
+ * stable storage (otherwise it survives a crash of the process but maybe
+ * not of the machine).  With no transaction open, durable=1 just makes
+ * every earlier commit durable.  On failure the transaction is rolled
+ * back.  After a failed payload sync, payload syncs and commits keep
+ * failing until idx_w_rollback() (or a failed commit, which rolls back):
+ * a retried fdatasync that succeeds would not prove the data is on disk.
+ * -EINVAL from idx_w_begin when a transaction is already open. */
 int idx_w_commit(struct idx *x, int durable);
 void idx_w_rollback(struct idx *x);
 
@@ -184,7 +221,8 @@ struct idx_stats {
 int idx_r_stats(struct idx_rd *r, struct idx_stats *out);
 /* Rewrites segments whose live share is below `live_min` (0..1) into the
  * active segment, moving rows in a transaction, then deletes them.  Runs
- * its own transactions: call outside begin/commit, from the writer thread. */
+ * its own transactions: call outside begin/commit, from the writer thread.
+ * Segments handled before an error stay compacted. */
 int idx_w_compact(struct idx *x, double live_min);
 
 #endif /* FADEFS_IDX_H */

@@ -1,0 +1,314 @@
+/* block.c — FADE blocks: header parsing and validation, raw blocks, and the
+ * lock-step loop that drives the model and one range coder per sub-stream.
+ * The byte layout is specified in codec/FORMAT.md. */
+#include <string.h>
+#include "codec/block.h"
+#include "codec/bytes.h"
+#include "codec/ctx.h"
+#include "codec/err.h"
+#include "codec/model.h"
+#include "codec/rc.h"
+
+/* Progress is reported every this many steps (and at the end). */
+#define BLK_PROGRESS_STEPS 256u
+
+uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams)
+{
+    size_t n = raw_len / BLK_STREAM_TARGET;
+    if (n > max_streams)
+        n = max_streams;
+    if (n > FADE_BLOCK_MAX_STREAMS)
+        n = FADE_BLOCK_MAX_STREAMS;
+    if (n > raw_len)
+        n = raw_len;
+    return n ? (uint32_t)n : 1;
+}
+
+size_t blk_stream_start(size_t raw_len, uint32_t n, uint32_t b)
+{
+    size_t q = raw_len / n, r = raw_len % n;
+    return (size_t)b * q + (b < r ? b : r);
+}
+
+size_t blk_stream_len(size_t raw_len, uint32_t n, uint32_t b)
+{
+    return raw_len / n + (b < raw_len % n);
+}
+
+double blk_flops(const struct fade_preset *p, size_t raw_len, uint32_t n)
+{
+    if (n == 0 || raw_len == 0)
+        return 0;
+    size_t q = raw_len / n, r = raw_len % n;
+    double f = (double)q * mdl_flops_per_step(p, n);
+    if (r)
+        f += mdl_flops_per_step(p, (uint32_t)r);
+    return f;
+}
+
+size_t fade_block_bound(size_t src_len, uint32_t n_streams)
+{
+    /* A FADE block is written only when it is smaller than the raw block,
+     * so the raw block is the bound whatever n_streams is. */
+    (void)n_streams;
+    return BLK_RAW_HEADER_LEN + src_len;
+}
+
+static void put_prefix(uint8_t *h, enum fade_codec codec, uint32_t raw_len, uint32_t crc)
+{
+    h[0] = BLK_MAGIC0;
+    h[1] = BLK_MAGIC1;
+    h[2] = BLK_MAGIC2;
+    h[3] = BLK_MAGIC3;
+    h[4] = BLK_VERSION;
+    h[5] = (uint8_t)codec;
+    st_le16(h + 6, 0);
+    st_le32(h + 8, raw_len);
+    st_le32(h + 12, crc);
+}
+
+static ssize_t raw_with_crc(void *dst, size_t dst_cap, const void *src,
+                            size_t src_len, uint32_t crc)
+{
+    if (!dst || (!src && src_len))
+        return FADE_E_INVAL;
+    if (src_len > FADE_BLOCK_MAX_RAW)
+        return FADE_E_INVAL;
+    if (dst_cap < BLK_RAW_HEADER_LEN || src_len > dst_cap - BLK_RAW_HEADER_LEN)
+        return FADE_E_DST_SMALL;
+    uint8_t *h = dst;
+    put_prefix(h, FADE_CODEC_RAW, (uint32_t)src_len, crc);
+    st_le32(h + 16, fade_crc32c(0, h, 16));
+    if (src_len)
+        memmove(h + BLK_RAW_HEADER_LEN, src, src_len);
+    return (ssize_t)(BLK_RAW_HEADER_LEN + src_len);
+}
+
+ssize_t fade_block_encode_raw(void *dst, size_t dst_cap, const void *src, size_t src_len)
+{
+    if (src_len > FADE_BLOCK_MAX_RAW)
+        return FADE_E_INVAL;
+    return raw_with_crc(dst, dst_cap, src, src_len, src ? fade_crc32c(0, src, src_len) : 0);
+}
+
+int fade_block_info(const void *src, size_t src_len, struct fade_block_info *info)
+{
+    static const uint8_t magic[4] = {BLK_MAGIC0, BLK_MAGIC1, BLK_MAGIC2, BLK_MAGIC3};
+    const uint8_t *p = src;
+    if ((!src && src_len) || !info)
+        return FADE_E_INVAL;
+    memset(info, 0, sizeof *info);
+
+    size_t m = src_len < 4 ? src_len : 4;
+    if (memcmp(p, magic, m) != 0)
+        return FADE_E_NOT_FADE;
+    FADE_RETURN_IF(src_len < BLK_PREFIX_LEN, FADE_E_TRUNCATED);
+    FADE_RETURN_IF(p[4] > BLK_VERSION, FADE_E_VERSION);
+    FADE_CORRUPT_IF(p[4] == 0);
+    FADE_CORRUPT_IF(p[5] != FADE_CODEC_RAW && p[5] != FADE_CODEC_FADE);
+    FADE_CORRUPT_IF(ld_le16(p + 6) != 0);          /* reserved flags */
+    uint32_t raw_len = ld_le32(p + 8);
+    FADE_CORRUPT_IF(raw_len > FADE_BLOCK_MAX_RAW);
+
+    info->codec = p[5];
+    info->format_version = p[4];
+    info->raw_len = raw_len;
+    info->crc32c = ld_le32(p + 12);
+
+    if (info->codec == FADE_CODEC_RAW) {
+        FADE_RETURN_IF(src_len < BLK_RAW_HEADER_LEN, FADE_E_TRUNCATED);
+        FADE_CORRUPT_IF(ld_le32(p + 16) != fade_crc32c(0, p, 16));
+        info->header_len = BLK_RAW_HEADER_LEN;
+        info->block_len = BLK_RAW_HEADER_LEN + (size_t)raw_len;
+        FADE_RETURN_IF(src_len < info->block_len, FADE_E_TRUNCATED);
+        return 0;
+    }
+
+    FADE_RETURN_IF(src_len < 28, FADE_E_TRUNCATED);
+    uint32_t n = ld_le32(p + 24);
+    FADE_CORRUPT_IF(n == 0 || n > FADE_BLOCK_MAX_STREAMS || n > raw_len);
+    size_t hlen = BLK_FADE_HEADER_LEN(n);
+    FADE_RETURN_IF(src_len < hlen, FADE_E_TRUNCATED);
+    FADE_CORRUPT_IF(ld_le32(p + hlen - 4) != fade_crc32c(0, p, hlen - 4));
+    uint64_t payload = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        uint32_t len = ld_le32(p + 28 + 4 * (size_t)b);
+        /* Every stream flushes 4 bytes and codes at most 2 per symbol. */
+        FADE_CORRUPT_IF(len < 4 || len > rc_bound(blk_stream_len(raw_len, n, b)));
+        payload += len;
+    }
+    info->model_id = ld_le64(p + 16);
+    info->n_streams = n;
+    info->header_len = hlen;
+    info->block_len = hlen + (size_t)payload;
+    FADE_RETURN_IF(src_len < info->block_len, FADE_E_TRUNCATED);
+    return 0;
+}
+
+static void report(struct fade_ctx *ctx, uint64_t done, uint64_t total)
+{
+    if (ctx->progress)
+        ctx->progress(ctx->progress_arg, done, total);
+}
+
+/* Codes src in n lock-step streams into ctx->streams, compacted in stream
+ * order; stream b's length is left in ctx->enc[b].pos.  Returns the
+ * payload length or a FADE_E_* code. */
+static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m,
+                                   const uint8_t *src, size_t src_len, uint32_t n)
+{
+    size_t q = src_len / n, r = src_len % n;
+    size_t steps = q + (r != 0);
+    /* Stream b gets rc_bound(len_b) bytes at a fixed place in the scratch,
+     * 2 * src_len + 4 * n in all (ctx_reserve). */
+    size_t off = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        size_t cap = rc_bound(blk_stream_len(src_len, n, b));
+        rc_enc_init(&ctx->enc[b], ctx->streams + off, cap);
+        off += cap;
+    }
+    FADE_FORWARD(mdl_reset(m, n));
+    uint64_t done = 0;
+    for (size_t i = 0; i < steps; i++) {
+        uint32_t n_active = i < q ? n : (uint32_t)r;
+        FADE_FORWARD(mdl_predict(m, n_active, ctx->freq));
+        for (uint32_t b = 0; b < n_active; b++) {
+            uint8_t s = src[b * q + (b < r ? b : r) + i];
+            ctx->sym[b] = s;
+            rc_enc_sym(&ctx->enc[b], ctx->freq + (size_t)b * 256, s);
+        }
+        FADE_FORWARD(mdl_update(m, n_active, ctx->sym));
+        done += n_active;
+        if ((i + 1) % BLK_PROGRESS_STEPS == 0)
+            report(ctx, done, src_len);
+    }
+    /* Compact the streams to the front of the scratch, in order; each one
+     * starts at or after the write position, so memmove is enough. */
+    size_t w = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        size_t len;
+        /* Cannot fail: rc_bound() is a true bound (tests check it). */
+        FADE_FORWARD(rc_enc_finish(&ctx->enc[b], &len));
+        memmove(ctx->streams + w, ctx->enc[b].buf, len);
+        w += len;
+    }
+    report(ctx, src_len, src_len);
+    return (ssize_t)w;
+}
+
+ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
+                          const void *src, size_t src_len)
+{
+    if (!ctx || !dst || (!src && src_len))
+        return FADE_E_INVAL;
+    if (src_len > FADE_BLOCK_MAX_RAW)
+        return FADE_E_INVAL;
+    uint32_t crc = fade_crc32c(0, src, src_len);
+    if (src_len == 0)
+        return raw_with_crc(dst, dst_cap, src, src_len, crc);
+
+    struct ctx_model *cm = &ctx->models[ctx->i_preset];
+    uint32_t max = cm->preset->max_streams;
+    uint32_t n = ctx->n_streams ? ctx->n_streams : blk_default_streams(src_len, max);
+    if (n > src_len)
+        n = (uint32_t)src_len;
+    if (n > FADE_BLOCK_MAX_STREAMS)
+        n = FADE_BLOCK_MAX_STREAMS;
+
+    size_t hlen = BLK_FADE_HEADER_LEN(n);
+    size_t raw_block = BLK_RAW_HEADER_LEN + src_len;
+    if (hlen >= raw_block)          /* cannot win: do not run the model */
+        return raw_with_crc(dst, dst_cap, src, src_len, crc);
+
+    FADE_FORWARD(ctx_model_ready(ctx, cm));
+    FADE_FORWARD(ctx_reserve(ctx, n, 2 * src_len + 4 * (size_t)n));
+    ssize_t payload = fade_encode_streams(ctx, cm->m, src, src_len, n);
+    if (payload < 0)
+        return payload;
+    size_t total = hlen + (size_t)payload;
+    if (total >= raw_block)
+        return raw_with_crc(dst, dst_cap, src, src_len, crc);
+    if (total > dst_cap)
+        return FADE_E_DST_SMALL;
+
+    uint8_t *h = dst;
+    put_prefix(h, FADE_CODEC_FADE, (uint32_t)src_len, crc);
+    st_le64(h + 16, ctx_model_id(cm));
+    st_le32(h + 24, n);
+    for (uint32_t b = 0; b < n; b++)
+        st_le32(h + 28 + 4 * (size_t)b, (uint32_t)ctx->enc[b].pos);
+    st_le32(h + hlen - 4, fade_crc32c(0, h, hlen - 4));
+    memcpy(h + hlen, ctx->streams, (size_t)payload);
+    return (ssize_t)total;
+}
+
+static int fade_decode_streams(struct fade_ctx *ctx, struct mdl *m, uint8_t *dst,
+                               const uint8_t *src, const struct fade_block_info *info)
+{
+    uint32_t n = info->n_streams;
+    size_t raw_len = info->raw_len;
+    size_t q = raw_len / n, r = raw_len % n;
+    size_t steps = q + (r != 0);
+    size_t off = info->header_len;
+    for (uint32_t b = 0; b < n; b++) {
+        size_t len = ld_le32(src + 28 + 4 * (size_t)b);
+        rc_dec_init(&ctx->dec[b], src + off, len);
+        off += len;
+    }
+    FADE_FORWARD(mdl_reset(m, n));
+    uint64_t done = 0;
+    for (size_t i = 0; i < steps; i++) {
+        uint32_t n_active = i < q ? n : (uint32_t)r;
+        FADE_FORWARD(mdl_predict(m, n_active, ctx->freq));
+        int bad = 0;
+        for (uint32_t b = 0; b < n_active; b++) {
+            struct rc_dec *d = &ctx->dec[b];
+            uint8_t s = (uint8_t)rc_dec_sym(d, ctx->freq + (size_t)b * 256);
+            ctx->sym[b] = s;
+            dst[b * q + (b < r ? b : r) + i] = s;
+            /* A valid stream never asks past its end nor hits an
+             * impossible target; stop at once rather than run the model
+             * over garbage for the rest of the block. */
+            bad |= d->bad | (d->pos > d->len);
+        }
+        if (bad)
+            return FADE_CORRUPT();
+        FADE_FORWARD(mdl_update(m, n_active, ctx->sym));
+        done += n_active;
+        if ((i + 1) % BLK_PROGRESS_STEPS == 0)
+            report(ctx, done, raw_len);
+    }
+    for (uint32_t b = 0; b < n; b++)
+        FADE_CORRUPT_IF(rc_dec_finish(&ctx->dec[b]) != 0);
+    report(ctx, raw_len, raw_len);
+    return 0;
+}
+
+ssize_t fade_block_decode(fade_ctx *ctx, void *dst, size_t dst_cap,
+                          const void *src, size_t src_len)
+{
+    struct fade_block_info info;
+    if ((!dst && dst_cap) || (!src && src_len))
+        return FADE_E_INVAL;
+    FADE_FORWARD(fade_block_info(src, src_len, &info));
+    /* One block, exactly: trailing bytes mean the caller's framing and the
+     * block disagree. */
+    FADE_CORRUPT_IF(src_len != info.block_len);
+    FADE_RETURN_IF(dst_cap < info.raw_len, FADE_E_DST_SMALL);
+    const uint8_t *p = src;
+    if (info.codec == FADE_CODEC_RAW) {
+        if (info.raw_len)
+            memmove(dst, p + info.header_len, info.raw_len);
+    } else {
+        if (!ctx)
+            return FADE_E_INVAL;
+        struct ctx_model *cm = ctx_find_model(ctx, info.model_id);
+        FADE_RETURN_IF(!cm, FADE_E_UNKNOWN_MODEL);
+        FADE_CORRUPT_IF(info.n_streams > cm->preset->max_streams);
+        FADE_FORWARD(ctx_model_ready(ctx, cm));
+        FADE_FORWARD(ctx_reserve(ctx, info.n_streams, 0));
+        FADE_FORWARD(fade_decode_streams(ctx, cm->m, dst, p, &info));
+    }
+    FADE_RETURN_IF(fade_crc32c(0, dst, info.raw_len) != info.crc32c, FADE_E_CHECKSUM);
+    return (ssize_t)info.raw_len;
+}

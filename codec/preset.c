@@ -1,0 +1,49 @@
+/* preset.c — the table of model presets (dimensions and training
+ * settings), smallest first, and their lookup.
+ *
+ * A preset's dimensions, with the initial weights derived from them,
+ * define a model id that blocks name; changing a row changes that id and
+ * makes existing blocks of the preset undecodable, so rows are only ever
+ * appended (golden tests pin the ids). */
+#include <string.h>
+#include "codec/fade.h"
+#include "codec/model.h"
+
+static const struct fade_preset presets[] = {
+    /* name      T   D     G   L     F   H  streams upd  lr */
+    { "tiny",    4,  8,   64,  8,   64, 16,   64,  1, 1e-3f },   /* tests */
+    { "small",   8, 16,  512, 32,  512, 32,  256,  1, 1e-3f },
+    { "medium", 16, 16, 1024, 32, 1024, 64,  256,  1, 1e-3f },
+    { "large",  16, 32, 2048, 64, 2048, 64,  512,  1, 1e-3f },
+    { "paper",  16, 32, 4096, 64, 8192, 64,  512,  1, 1e-3f },   /* DESIGN.md */
+};
+
+#define N_PRESETS (sizeof presets / sizeof presets[0])
+
+/* The preset used when none is named (decided by measurement). */
+static const char default_preset[] = "small";
+
+const struct fade_preset *fade_preset_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (strcmp(presets[i].name, name) == 0)
+            return &presets[i];
+    return NULL;
+}
+
+const struct fade_preset *fade_preset_at(unsigned i)
+{
+    return i < N_PRESETS ? &presets[i] : NULL;
+}
+
+const char *fade_preset_default(void)
+{
+    return default_preset;
+}
+
+uint64_t fade_preset_model_id(const struct fade_preset *p)
+{
+    return mdl_model_id(p);
+}

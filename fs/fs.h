@@ -1,0 +1,292 @@
+/* fs.h — private state shared by the parts of the fadefs daemon (fs/ only).
+ *
+ * Rooms (one job per file):
+ *   fs_ctx.c     open/close of the whole daemon state, reader pool, logging
+ *   fs_inode.c   in-memory inode table: lookup/open counts, reaping orphans
+ *   fs_cache.c   LRU cache of decoded blocks with a byte limit
+ *   fs_writer.c  the single writer thread: job queue, group commit
+ *   fs_file.c    data path: dirty block buffers, read, write, truncate
+ *   fs_meta.c    namespace and attribute changes run as writer jobs
+ *   fs_ops.c     the fuse_lowlevel_ops table; the only place that replies
+ *   fadefs_main.c  command line, mount, daemonising
+ * docs/ARCHITECTURE.md tells the whole story.
+ *
+ * LOCK ORDER (take only in this order; never the reverse):
+ *   1. fs_inode.rw        (one inode at a time; held across writer waits)
+ *   2. fs_itab.lock       (short; never held across a wait)
+ *   3. fs_cache.lock      (leaf)
+ *   4. fs_writer.lock     (leaf; released while waiting on its conds)
+ *   5. fs_ctx.rd_lock     (leaf)
+ * The writer thread takes only 2, 3 and 4 and never an inode's rw lock, so a
+ * FUSE thread may hold an inode's rw lock while it waits for a job.
+ * No lock is ever held while a FUSE reply is sent (fs_ops.c).
+ */
+#ifndef FADEFS_FS_H
+#define FADEFS_FS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "index/idx.h"
+#include "codec/fade.h"
+
+#define FS_NAME_MAX 255u
+
+struct fs_ctx;
+
+/* ---------------- options (fadefs_main.c fills them) ---------------- */
+struct fs_opts {
+    const char *store;        /* absolute path of the backing directory */
+    uint32_t block_size;      /* bytes; 0 = default; only used at creation */
+    uint64_t cache_bytes;     /* decoded-block cache limit; 0 = default */
+    uint64_t dirty_bytes;     /* dirty data per open file before commit; 0 = default */
+    int foreground;           /* log to stderr instead of syslog */
+    int debug;                /* log debug lines */
+};
+
+#define FS_DEFAULT_BLOCK_SIZE  (256u << 10)
+#define FS_DEFAULT_CACHE_BYTES (64ull << 20)
+#define FS_DEFAULT_DIRTY_BYTES (4ull << 20)
+
+/* ---------------- logging (fs_ctx.c) ---------------- */
+void fs_log(struct fs_ctx *fs, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------------- block cache (fs_cache.c) ----------------
+ * Decoded blocks keyed by (ino, blkno).  An entry holds `len` bytes, the
+ * block's raw length; bytes past len read as zeros.  The cache copies in
+ * and out under its own lock, so no caller ever holds a pointer into it.
+ * Coherence: whoever changes a block's content (commit, truncate, delete)
+ * drops or replaces the entry while holding that inode's rw lock for
+ * writing; readers insert only while holding it for reading. */
+struct fs_centry;
+struct fs_cache {
+    pthread_mutex_t lock;
+    struct fs_centry **buckets;   /* protected by lock */
+    size_t n_buckets;             /* power of two; protected by lock */
+    size_t n_entries;             /* protected by lock */
+    struct fs_centry *lru_head;   /* most recently used; protected by lock */
+    struct fs_centry *lru_tail;   /* least recently used; protected by lock */
+    uint64_t bytes;               /* charged bytes; protected by lock */
+    uint64_t limit;               /* charged-byte limit; fixed */
+    uint64_t hits, misses;        /* statistics; protected by lock */
+};
+int  fs_cache_init(struct fs_cache *c, uint64_t limit);
+void fs_cache_fini(struct fs_cache *c);
+/* Copies bytes [off, off+n) of the block into dst (zeros past its length);
+ * returns 1 on a hit, 0 on a miss. */
+int  fs_cache_read(struct fs_cache *c, uint64_t ino, uint64_t blkno,
+                   uint32_t off, void *dst, uint32_t n);
+/* Inserts or replaces; copies data.  Failure to allocate only means the
+ * block is not cached, so this cannot fail. */
+void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
+                  const void *data, uint32_t len);
+void fs_cache_drop(struct fs_cache *c, uint64_t ino, uint64_t blkno);
+/* Drops every block of ino with blkno >= first. */
+void fs_cache_drop_from(struct fs_cache *c, uint64_t ino, uint64_t first);
+
+/* ---------------- writer (fs_writer.c) ----------------
+ * A job is a function run on the writer thread against the writer
+ * connection, inside the batch's transaction.  Rules for run():
+ *   - touch only the store (idx_w_*) and what the job struct owns; in-memory
+ *     effects belong to the submitter after fs_writer_submit() returns;
+ *   - validate before the first change: an error that is not a store error
+ *     (see fs_writer.c: fs_err_is_hard) must leave the store untouched;
+ *   - it may be run a second time (alone) if the batch fails, so it must
+ *     not consume its inputs.
+ * The job lives in the submitter's memory (usually its stack) and the
+ * submitter waits, so nothing has to be copied at the hand-off; everything
+ * the job points at must stay valid until fs_writer_submit() returns. */
+struct fs_job {
+    struct fs_job *next;                              /* queue link; writer lock */
+    int (*run)(struct fs_ctx *fs, struct fs_job *j);  /* on the writer thread */
+    int durable;              /* commit durably before reporting success */
+    int result;               /* 0 or -errno; valid once done */
+    int done;                 /* protected by fs_writer.lock */
+};
+struct fs_writer {
+    pthread_mutex_t lock;
+    pthread_cond_t  wake;         /* new job or stop; protected by lock */
+    pthread_cond_t  done;         /* some job finished; protected by lock */
+    struct fs_job  *head, *tail;  /* FIFO; protected by lock */
+    int             stop;         /* protected by lock */
+    int             running;      /* thread started */
+    pthread_t       thread;
+    /* Writer-thread-only state (no lock: one thread): */
+    int             need_sync;    /* a payload was appended in this txn */
+    int64_t         last_compact; /* CLOCK_MONOTONIC s of the last try; 0 = never */
+    uint64_t        n_batches, n_jobs, n_durable;
+};
+int  fs_writer_start(struct fs_ctx *fs);
+/* Runs every queued job, then stops the thread. */
+void fs_writer_stop(struct fs_ctx *fs);
+/* Queues j, waits for it, returns j->result. */
+int  fs_writer_submit(struct fs_ctx *fs, struct fs_job *j);
+/* For run(): appends a payload and remembers that the batch must sync the
+ * segment before it commits (durability order, DESIGN.md). */
+int  fs_w_payload_append(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
+                         uint32_t codec, uint32_t raw_len, const void *payload,
+                         size_t len, struct idx_bloc *loc);
+/* A job that only makes everything committed so far durable. */
+int  fs_writer_barrier(struct fs_ctx *fs);
+
+/* ---------------- inode table (fs_inode.c) ---------------- */
+struct fs_dbuf {                  /* one dirty block of file data */
+    struct fs_dbuf *next;
+    uint64_t blkno;
+    uint8_t *data;                /* block_size bytes, zero beyond what was written */
+};
+struct fs_inode {
+    /* Protected by fs_itab.lock: */
+    struct fs_inode *hnext;
+    uint64_t ino;                 /* fixed */
+    uint64_t nlookup;             /* kernel lookup count */
+    uint32_t nopen;               /* open file handles */
+    uint32_t refs;                /* ops currently using this struct */
+    /* Protected by rw (read for readers, write for changers): */
+    pthread_rwlock_t rw;
+    int      is_reg;              /* fixed: regular file */
+    uint64_t size;                /* current size incl. dirty data (regular files) */
+    int      attr_dirty;          /* size/mtime/ctime not yet in the store */
+    struct timespec mtime, ctime; /* valid when attr_dirty */
+    int      kill_priv;           /* clear S_ISUID/S_ISGID at next commit */
+    struct fs_dbuf *dirty;        /* unsorted list */
+    uint32_t n_dirty;
+};
+struct fs_itab {
+    pthread_mutex_t lock;
+    struct fs_inode **buckets;    /* protected by lock */
+    size_t n_buckets;             /* power of two; protected by lock */
+    size_t n;                     /* protected by lock */
+};
+int  fs_itab_init(struct fs_itab *t);
+void fs_itab_fini(struct fs_itab *t);   /* frees whatever is left */
+/* Finds or creates the in-memory inode, adds one ref (and `lookups` to its
+ * lookup count, `opens` to its open count).  `a` is the inode's stored
+ * attributes, used to initialise a new entry.  NULL on ENOMEM. */
+struct fs_inode *fs_inode_ref(struct fs_ctx *fs, const struct idx_attr *a,
+                              uint64_t lookups, uint32_t opens);
+/* Takes one ref if the inode is in memory; NULL if it is not. */
+struct fs_inode *fs_inode_find(struct fs_ctx *fs, uint64_t ino);
+/* Takes one ref on an inode the kernel already knows; loads it from the
+ * store if needed.  Returns 0 or -errno. */
+int  fs_inode_get(struct fs_ctx *fs, uint64_t ino, struct fs_inode **out);
+/* Drops a ref and subtracts lookups/opens; frees the entry when all are
+ * zero and reaps the inode from the store if its link count is zero.
+ * Must be called with no lock held (it may submit a job). */
+void fs_inode_put(struct fs_ctx *fs, struct fs_inode *in, uint64_t lookups,
+                  uint32_t opens);
+/* Counts one more open handle on in (the caller holds a ref). */
+void fs_inode_open(struct fs_ctx *fs, struct fs_inode *in);
+/* For writer jobs: 1 if the kernel or an open handle still uses ino. */
+int  fs_inode_in_use(struct fs_ctx *fs, uint64_t ino);
+/* For writer jobs whose change dropped ino's link count to 0: if ino is in
+ * use, flags it so that its last put reaps it and returns 1; returns 0 if
+ * nobody uses it (the job deletes it at once). */
+int  fs_inode_mark_orphan(struct fs_ctx *fs, uint64_t ino);
+/* Reap: delete ino from the store if nlink == 0 and nobody uses it. */
+int  fs_inode_reap(struct fs_ctx *fs, uint64_t ino);
+/* Commits the dirty data of every in-memory inode (unmount). */
+void fs_inode_flush_all(struct fs_ctx *fs);
+
+/* ---------------- reader pool (fs_ctx.c) ----------------
+ * A read connection plus scratch space, used by one thread at a time. */
+struct fs_rd {
+    struct fs_rd *next_free;      /* protected by fs_ctx.rd_lock */
+    struct fs_rd *next_all;       /* protected by fs_ctx.rd_lock */
+    struct idx_rd *rd;
+    fade_ctx *fctx;               /* created on the first FADE block */
+    uint8_t *pay;                 /* payload scratch */
+    size_t pay_cap;
+};
+int  fs_rd_take(struct fs_ctx *fs, struct fs_rd **out);
+void fs_rd_give(struct fs_ctx *fs, struct fs_rd *r);
+
+/* ---------------- the whole daemon ---------------- */
+struct fs_ctx {
+    struct idx *idx;              /* writer connection: writer thread only */
+    char *store;                  /* absolute path of the backing dir */
+    uint32_t bs;                  /* block size of the store; fixed */
+    uint32_t dirty_max;           /* dirty blocks per inode before commit; fixed */
+    int foreground, debug;        /* fixed */
+    pthread_mutex_t rd_lock;
+    struct fs_rd *rd_free;        /* protected by rd_lock */
+    struct fs_rd *rd_all;         /* protected by rd_lock */
+    struct fs_itab itab;
+    struct fs_cache cache;
+    struct fs_writer w;
+};
+/* Opens the store (creating it when empty), deletes crash orphans and
+ * starts the writer.  On failure writes a one-line reason into msg. */
+int  fs_ctx_open(struct fs_ctx **out, const struct fs_opts *o, char *msg,
+                 size_t msg_cap);
+/* Flushes dirty data, stops the writer, closes everything.  Accepts NULL. */
+void fs_ctx_close(struct fs_ctx *fs);
+
+/* ---------------- data path (fs_file.c); caller holds in->rw ---------------- */
+/* in->rw held for reading.  Fills buf with up to n bytes at off; returns
+ * bytes read (short at EOF or before a damaged block) or -errno. */
+ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
+                     size_t n, uint64_t off);
+/* in->rw held for writing.  Returns bytes written or -errno. */
+ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
+                      size_t n, uint64_t off, int kill_priv);
+/* in->rw held for writing.  Commits dirty blocks and attributes. */
+int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int durable);
+/* in->rw held for writing.  Commits dirty data, then sets the size (both
+ * directions) with mtime/ctime = now; fills *out (may be NULL). */
+int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
+                     struct idx_attr *out);
+/* Loads block blkno (committed content) into dst (bs bytes, zero-filled);
+ * with in->rw held either way. */
+int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
+                       uint8_t *dst);
+
+/* ---------------- FUSE entry points (fs_ops.c) ---------------- */
+struct fuse_lowlevel_ops;
+/* The op table; the session's userdata must point to a struct fs_ctx *
+ * that is set before the mount. */
+const struct fuse_lowlevel_ops *fs_ops_table(void);
+
+/* ---------------- metadata jobs (fs_meta.c) ---------------- */
+struct fs_caller { uint32_t uid, gid; };
+void fs_now(struct timespec *ts);
+void fs_attr_to_stat(const struct fs_ctx *fs, const struct idx_attr *a,
+                     struct stat *st);
+/* Stored attributes, with the in-memory size/times of a dirty open file. */
+int  fs_getattr(struct fs_ctx *fs, uint64_t ino, struct idx_attr *out);
+int  fs_lookup(struct fs_ctx *fs, uint64_t dir, const char *name,
+               struct idx_attr *out);
+/* mknod/mkdir/symlink/create: new inode `mode` named name in dir. */
+int  fs_make(struct fs_ctx *fs, const struct fs_caller *who, uint64_t dir,
+             const char *name, uint32_t mode, uint64_t rdev,
+             const char *target, struct idx_attr *out);
+int  fs_remove(struct fs_ctx *fs, uint64_t dir, const char *name, int is_dir);
+/* flags: RENAME_NOREPLACE or RENAME_EXCHANGE (linux/fs.h values). */
+int  fs_rename(struct fs_ctx *fs, uint64_t dir, const char *name,
+               uint64_t ndir, const char *nname, unsigned flags);
+int  fs_link(struct fs_ctx *fs, uint64_t ino, uint64_t ndir, const char *nname,
+             struct idx_attr *out);
+/* Attribute changes other than size (which is fs_file_truncate's). */
+enum {
+    FS_SET_MODE = 1, FS_SET_UID = 2, FS_SET_GID = 4,
+    FS_SET_ATIME = 8, FS_SET_MTIME = 16,        /* to the given time */
+    FS_SET_ATIME_NOW = 32, FS_SET_MTIME_NOW = 64,
+};
+struct fs_setattr {
+    int valid;                    /* FS_SET_* bits */
+    uint32_t mode, uid, gid;
+    struct timespec atime, mtime;
+    uint32_t caller_uid;          /* a non-root chown clears set-id bits */
+};
+int  fs_setattr(struct fs_ctx *fs, uint64_t ino, const struct fs_setattr *s,
+                struct idx_attr *out);
+int  fs_xattr_set(struct fs_ctx *fs, uint64_t ino, const char *name,
+                  const void *val, size_t len, int flags);
+int  fs_xattr_remove(struct fs_ctx *fs, uint64_t ino, const char *name);
+
+#endif /* FADEFS_FS_H */

@@ -1,0 +1,206 @@
+/* fs_cache.c — LRU cache of decoded file blocks, bounded in bytes.
+ *
+ * One mutex guards everything; entries are copied in and out under it so no
+ * caller ever holds a pointer to an entry that eviction could free.  The
+ * hash chains and the LRU list are intrusive links in the entry itself, so
+ * link/unlink cannot fail while the lock is held.  Each entry is charged its
+ * data length plus a fixed overhead so that many tiny blocks cannot grow the
+ * table without bound.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fs.h"
+
+#define CENTRY_OVERHEAD 128u
+
+struct fs_centry {
+    struct fs_centry *hnext;          /* hash chain */
+    struct fs_centry *prev, *next;    /* LRU list, head = most recent */
+    uint64_t ino, blkno;
+    uint32_t len;                     /* bytes of data; zeros beyond */
+    uint8_t data[];
+};
+
+static size_t hash_key(uint64_t ino, uint64_t blkno)
+{
+    uint64_t h = ino * 0x9E3779B97F4A7C15ull ^ (blkno + 0x632BE59BD9B4E019ull);
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    return (size_t)h;
+}
+
+int fs_cache_init(struct fs_cache *c, uint64_t limit)
+{
+    memset(c, 0, sizeof(*c));
+    c->limit = limit;
+    c->n_buckets = 256;
+    c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
+    if (!c->buckets)
+        return -ENOMEM;
+    int e = pthread_mutex_init(&c->lock, NULL);
+    if (e) {
+        free(c->buckets);
+        return -e;
+    }
+    return 0;
+}
+
+static void lru_unlink(struct fs_cache *c, struct fs_centry *e)
+{
+    if (e->prev) e->prev->next = e->next; else c->lru_head = e->next;
+    if (e->next) e->next->prev = e->prev; else c->lru_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push_front(struct fs_cache *c, struct fs_centry *e)
+{
+    e->prev = NULL;
+    e->next = c->lru_head;
+    if (c->lru_head) c->lru_head->prev = e; else c->lru_tail = e;
+    c->lru_head = e;
+}
+
+/* Returns the address of the link that points at the entry (or at NULL). */
+static struct fs_centry **find_link(struct fs_cache *c, uint64_t ino,
+                                    uint64_t blkno)
+{
+    struct fs_centry **pp = &c->buckets[hash_key(ino, blkno) & (c->n_buckets - 1)];
+    while (*pp && !((*pp)->ino == ino && (*pp)->blkno == blkno))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void remove_at(struct fs_cache *c, struct fs_centry **pp)
+{
+    struct fs_centry *e = *pp;
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    c->bytes -= e->len + CENTRY_OVERHEAD;
+    c->n_entries--;
+    free(e);
+}
+
+void fs_cache_fini(struct fs_cache *c)
+{
+    if (!c->buckets)
+        return;
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        struct fs_centry *e = c->buckets[i];
+        while (e) {
+            struct fs_centry *n = e->hnext;
+            free(e);
+            e = n;
+        }
+    }
+    free(c->buckets);
+    c->buckets = NULL;
+    pthread_mutex_destroy(&c->lock);
+}
+
+/* Doubles the table when chains get long; a failed allocation just keeps
+ * the old table (longer chains, still correct). */
+static void maybe_grow(struct fs_cache *c)
+{
+    if (c->n_entries < c->n_buckets * 2)
+        return;
+    size_t nb = c->n_buckets * 2;
+    struct fs_centry **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return;
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        struct fs_centry *e = c->buckets[i];
+        while (e) {
+            struct fs_centry *n = e->hnext;
+            size_t h = hash_key(e->ino, e->blkno) & (nb - 1);
+            e->hnext = b[h];
+            b[h] = e;
+            e = n;
+        }
+    }
+    free(c->buckets);
+    c->buckets = b;
+    c->n_buckets = nb;
+}
+
+int fs_cache_read(struct fs_cache *c, uint64_t ino, uint64_t blkno,
+                  uint32_t off, void *dst, uint32_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    struct fs_centry *e = *find_link(c, ino, blkno);
+    if (!e) {
+        c->misses++;
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    c->hits++;
+    uint32_t have = off < e->len ? e->len - off : 0;
+    if (have > n)
+        have = n;
+    if (have)
+        memcpy(dst, e->data + off, have);
+    if (have < n)
+        memset((uint8_t *)dst + have, 0, n - have);
+    lru_unlink(c, e);
+    lru_push_front(c, e);
+    pthread_mutex_unlock(&c->lock);
+    return 1;
+}
+
+void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
+                  const void *data, uint32_t len)
+{
+    if (c->limit == 0 || (uint64_t)len + CENTRY_OVERHEAD > c->limit)
+        return;
+    struct fs_centry *e = malloc(sizeof(*e) + len);
+    if (!e)
+        return;
+    e->ino = ino;
+    e->blkno = blkno;
+    e->len = len;
+    memcpy(e->data, data, len);
+    pthread_mutex_lock(&c->lock);
+    struct fs_centry **pp = find_link(c, ino, blkno);
+    if (*pp)
+        remove_at(c, pp);
+    size_t h = hash_key(ino, blkno) & (c->n_buckets - 1);
+    e->hnext = c->buckets[h];
+    c->buckets[h] = e;
+    lru_push_front(c, e);
+    c->bytes += len + CENTRY_OVERHEAD;
+    c->n_entries++;
+    while (c->bytes > c->limit && c->lru_tail && c->lru_tail != e) {
+        struct fs_centry *old = c->lru_tail;
+        remove_at(c, find_link(c, old->ino, old->blkno));
+    }
+    maybe_grow(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void fs_cache_drop(struct fs_cache *c, uint64_t ino, uint64_t blkno)
+{
+    pthread_mutex_lock(&c->lock);
+    struct fs_centry **pp = find_link(c, ino, blkno);
+    if (*pp)
+        remove_at(c, pp);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void fs_cache_drop_from(struct fs_cache *c, uint64_t ino, uint64_t first)
+{
+    /* A whole-table walk: truncate and delete are rare next to reads, and
+     * the table is bounded by the byte limit. */
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        struct fs_centry **pp = &c->buckets[i];
+        while (*pp) {
+            if ((*pp)->ino == ino && (*pp)->blkno >= first)
+                remove_at(c, pp);
+            else
+                pp = &(*pp)->hnext;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,447 @@
+/* fs_file.c — file data over fixed-size blocks: dirty block buffers, reads
+ * through the block cache, commits through the writer, truncate.
+ *
+ * Invariants (all under the inode's rw lock):
+ *   - a block with a dirty buffer is read from the buffer, never the store;
+ *   - the store holds no file byte at or past the file's size: commit stores
+ *     min(bs, size - start) bytes of a block and truncate rewrites or deletes
+ *     the block it cuts, so growing a file always exposes zeros;
+ *   - a block that is all zeros and has no row keeps having no row (holes
+ *     cost no space).  A zero block that had a row is rewritten (idx.h has
+ *     no single-row delete) unless it is the last one.
+ * Payloads are encoded (raw codec) by the FUSE thread before the job is
+ * queued, so the writer thread only appends and commits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "fs/fs.h"
+
+#define FS_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
+
+void fs_now(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static struct fs_dbuf *dbuf_find(const struct fs_inode *in, uint64_t blkno)
+{
+    for (struct fs_dbuf *d = in->dirty; d; d = d->next)
+        if (d->blkno == blkno)
+            return d;
+    return NULL;
+}
+
+static int is_zero(const uint8_t *p, size_t n)
+{
+    /* p[0] == 0 and every byte equals its successor: all zero. */
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Reads and decodes block blkno from the store into dst (bs bytes, zeros
+ * past the block's length).  -ENOENT for a hole; -EIO (logged) for a
+ * payload that fails its checks. */
+static int load_from_store(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
+                           uint64_t blkno, uint8_t *dst, uint32_t *len)
+{
+    struct idx_bloc loc;
+    int e = idx_r_block_get(r->rd, ino, blkno, &loc);
+    if (e)
+        return e;
+    if (loc.raw_len > fs->bs || loc.len == 0) {
+        fs_log(fs, LOG_ERR, "inode %llu block %llu: bad block map row (raw %u, len %u)",
+               (unsigned long long)ino, (unsigned long long)blkno,
+               loc.raw_len, loc.len);
+        return -EIO;
+    }
+    if (r->pay_cap < loc.len) {
+        uint8_t *p = realloc(r->pay, loc.len);
+        if (!p)
+            return -ENOMEM;
+        r->pay = p;
+        r->pay_cap = loc.len;
+    }
+    e = idx_r_payload_read(r->rd, &loc, r->pay, r->pay_cap);
+    if (e) {
+        fs_log(fs, LOG_ERR, "inode %llu block %llu: payload unreadable: %s",
+               (unsigned long long)ino, (unsigned long long)blkno, strerror(-e));
+        return e == -ENOMEM ? e : -EIO;
+    }
+    ssize_t n = fade_block_decode(r->fctx, dst, fs->bs, r->pay, loc.len);
+    if (n == FADE_E_INVAL && !r->fctx) {
+        /* A block the compressor rewrote needs a model; contexts are big,
+         * so a reader makes one only when it first meets such a block. */
+        struct fade_ctx_params p = { 0 };
+        if (fade_ctx_create(&r->fctx, &p) == 0)
+            n = fade_block_decode(r->fctx, dst, fs->bs, r->pay, loc.len);
+    }
+    if (n < 0 || (uint64_t)n != loc.raw_len) {
+        fs_log(fs, LOG_ERR, "inode %llu block %llu: cannot decode: %s",
+               (unsigned long long)ino, (unsigned long long)blkno,
+               n < 0 ? fade_strerror((int)n) : "wrong length");
+        return -EIO;
+    }
+    memset(dst + n, 0, fs->bs - (size_t)n);
+    *len = (uint32_t)n;
+    return 0;
+}
+
+int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
+                       uint8_t *dst)
+{
+    if (fs_cache_read(&fs->cache, ino, blkno, 0, dst, fs->bs))
+        return 0;
+    struct fs_rd *r;
+    int e = fs_rd_take(fs, &r);
+    if (e)
+        return e;
+    uint32_t len = 0;
+    e = load_from_store(fs, r, ino, blkno, dst, &len);
+    fs_rd_give(fs, r);
+    if (e == -ENOENT) {
+        memset(dst, 0, fs->bs);
+        return 0;
+    }
+    if (e)
+        return e;
+    fs_cache_put(&fs->cache, ino, blkno, dst, len);
+    return 0;
+}
+
+ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
+                     size_t n, uint64_t off)
+{
+    uint64_t size = in->size;
+    if (off >= size)
+        return 0;
+    if (n > size - off)
+        n = (size_t)(size - off);
+    uint8_t *scratch = NULL;
+    size_t done = 0;
+    while (done < n) {
+        uint64_t pos = off + done;
+        uint64_t blkno = pos / fs->bs;
+        uint32_t boff = (uint32_t)(pos % fs->bs);
+        size_t chunk = fs->bs - boff;
+        if (chunk > n - done)
+            chunk = n - done;
+        struct fs_dbuf *d = dbuf_find(in, blkno);
+        if (d) {
+            memcpy(buf + done, d->data + boff, chunk);
+        } else if (!fs_cache_read(&fs->cache, in->ino, blkno, boff,
+                                  buf + done, (uint32_t)chunk)) {
+            if (!scratch && !(scratch = malloc(fs->bs))) {
+                free(scratch);
+                return done ? (ssize_t)done : -ENOMEM;
+            }
+            int e = fs_file_load_block(fs, in->ino, blkno, scratch);
+            if (e) {
+                /* Short read up to the damaged block: the next read starts
+                 * there and gets the error. */
+                free(scratch);
+                return done ? (ssize_t)done : e;
+            }
+            memcpy(buf + done, scratch + boff, chunk);
+        }
+        done += chunk;
+    }
+    free(scratch);
+    return (ssize_t)n;
+}
+
+ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
+                      size_t n, uint64_t off, int kill_priv)
+{
+    if (off > FS_MAX_FILE_SIZE || n > FS_MAX_FILE_SIZE - off)
+        return -EFBIG;
+    size_t done = 0;
+    while (done < n) {
+        uint64_t pos = off + done;
+        uint64_t blkno = pos / fs->bs;
+        uint32_t boff = (uint32_t)(pos % fs->bs);
+        size_t chunk = fs->bs - boff;
+        if (chunk > n - done)
+            chunk = n - done;
+        struct fs_dbuf *d = dbuf_find(in, blkno);
+        if (!d) {
+            if (in->n_dirty >= fs->dirty_max) {
+                /* Bounded dirty memory: commit before taking more. */
+                int e = fs_file_commit(fs, in, 0);
+                if (e)
+                    return done ? (ssize_t)done : e;
+            }
+            d = malloc(sizeof(*d));
+            uint8_t *data = malloc(fs->bs);
+            if (!d || !data) {
+                free(d);
+                free(data);
+                return done ? (ssize_t)done : -ENOMEM;
+            }
+            uint64_t start = blkno * fs->bs;
+            int e = 0;
+            if (start >= in->size || (boff == 0 && chunk == fs->bs))
+                memset(data, 0, fs->bs);     /* nothing stored to keep */
+            else
+                e = fs_file_load_block(fs, in->ino, blkno, data);
+            if (e) {
+                free(d);
+                free(data);
+                return done ? (ssize_t)done : e;
+            }
+            d->blkno = blkno;
+            d->data = data;
+            d->next = in->dirty;
+            in->dirty = d;
+            in->n_dirty++;
+        }
+        memcpy(d->data + boff, buf + done, chunk);
+        done += chunk;
+        if (off + done > in->size)
+            in->size = off + done;
+    }
+    fs_now(&in->mtime);
+    in->ctime = in->mtime;
+    in->attr_dirty = 1;
+    if (kill_priv)
+        in->kill_priv = 1;
+    return (ssize_t)n;
+}
+
+/* ---- commit ---- */
+struct commit_blk {
+    uint64_t blkno;
+    uint32_t raw_len;
+    uint8_t *payload;             /* NULL: nothing to store (hole stays hole) */
+    size_t   plen;
+};
+struct commit_job {
+    struct fs_job j;
+    uint64_t ino;
+    struct commit_blk *blk;
+    size_t n;
+    int set_attr;                 /* write size/mtime/ctime below */
+    uint64_t size;
+    struct timespec mtime, ctime;
+    int kill_priv;
+    uint64_t trunc_from;          /* delete rows >= this; UINT64_MAX = none */
+};
+
+static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
+{
+    struct commit_job *j = (struct commit_job *)jj;
+    struct idx_attr a;
+    int e = idx_w_inode_get(fs->idx, j->ino, &a);
+    if (e)
+        return e;
+    if (j->trunc_from != UINT64_MAX) {
+        e = idx_w_block_truncate(fs->idx, j->ino, j->trunc_from);
+        if (e)
+            return e;
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        struct commit_blk *b = &j->blk[i];
+        if (!b->payload)
+            continue;
+        struct idx_bloc loc;
+        e = fs_w_payload_append(fs, j->ino, b->blkno, FADE_CODEC_RAW,
+                                b->raw_len, b->payload, b->plen, &loc);
+        if (!e)
+            e = idx_w_block_put(fs->idx, j->ino, b->blkno, &loc);
+        if (!e)
+            e = idx_w_queue_push(fs->idx, j->ino, b->blkno);
+        if (e)
+            return e;
+    }
+    if (!j->set_attr && !j->kill_priv)
+        return 0;
+    if (j->set_attr) {
+        a.size = j->size;
+        a.mtime_sec = j->mtime.tv_sec;
+        a.mtime_nsec = (uint32_t)j->mtime.tv_nsec;
+        a.ctime_sec = j->ctime.tv_sec;
+        a.ctime_nsec = (uint32_t)j->ctime.tv_nsec;
+    }
+    if (j->kill_priv) {
+        a.mode &= ~(uint32_t)S_ISUID;
+        if (a.mode & S_IXGRP)
+            a.mode &= ~(uint32_t)S_ISGID;
+    }
+    return idx_w_inode_put(fs->idx, &a);
+}
+
+static int cmp_blk(const void *x, const void *y)
+{
+    const struct commit_blk *a = x, *b = y;
+    return a->blkno < b->blkno ? -1 : a->blkno > b->blkno;
+}
+
+/* Encodes a raw payload for data[0..raw_len). */
+static int encode_raw(const uint8_t *data, uint32_t raw_len, uint8_t **out,
+                      size_t *out_len)
+{
+    size_t cap = fade_block_bound(raw_len, 1);
+    uint8_t *p = malloc(cap);
+    if (!p)
+        return -ENOMEM;
+    ssize_t n = fade_block_encode_raw(p, cap, data, raw_len);
+    if (n < 0) {
+        free(p);
+        return n == FADE_E_NOMEM ? -ENOMEM : -EIO;
+    }
+    *out = p;
+    *out_len = (size_t)n;
+    return 0;
+}
+
+/* 1 if the store has a row for the block, 0 if not, or -errno. */
+static int has_row(struct fs_ctx *fs, uint64_t ino, uint64_t blkno)
+{
+    struct fs_rd *r;
+    int e = fs_rd_take(fs, &r);
+    if (e)
+        return e;
+    struct idx_bloc loc;
+    e = idx_r_block_get(r->rd, ino, blkno, &loc);
+    fs_rd_give(fs, r);
+    if (e == -ENOENT)
+        return 0;
+    return e ? e : 1;
+}
+
+int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int durable)
+{
+    if (!in->n_dirty && !in->attr_dirty && !in->kill_priv)
+        return durable ? fs_writer_barrier(fs) : 0;
+    struct commit_job j = {
+        .j = { .run = commit_run, .durable = durable },
+        .ino = in->ino, .set_attr = in->attr_dirty, .size = in->size,
+        .mtime = in->mtime, .ctime = in->ctime, .kill_priv = in->kill_priv,
+        .trunc_from = UINT64_MAX,
+    };
+    int e = 0;
+    if (in->n_dirty) {
+        j.blk = calloc(in->n_dirty, sizeof(*j.blk));
+        if (!j.blk)
+            return -ENOMEM;
+    }
+    for (struct fs_dbuf *d = in->dirty; d && !e; d = d->next) {
+        struct commit_blk *b = &j.blk[j.n++];
+        uint64_t start = d->blkno * fs->bs;
+        b->blkno = d->blkno;
+        if (start >= in->size)
+            continue;                 /* cut off by a truncate: nothing */
+        uint64_t left = in->size - start;
+        b->raw_len = left < fs->bs ? (uint32_t)left : fs->bs;
+        if (is_zero(d->data, b->raw_len)) {
+            int hr = has_row(fs, in->ino, d->blkno);
+            if (hr < 0)
+                e = hr;
+            if (hr <= 0)
+                continue;             /* stays (or becomes) a hole */
+        }
+        e = encode_raw(d->data, b->raw_len, &b->payload, &b->plen);
+    }
+    if (!e) {
+        if (j.n > 1)
+            qsort(j.blk, j.n, sizeof(*j.blk), cmp_blk);  /* sequential segment layout */
+        e = fs_writer_submit(fs, &j.j);
+    }
+    for (size_t i = 0; i < j.n; i++)
+        free(j.blk[i].payload);
+    free(j.blk);
+    if (e)
+        return e;
+    /* Committed: the store now has what the buffers held; keep the fresh
+     * blocks in the cache (the next read is likely to want them). */
+    struct fs_dbuf *d = in->dirty;
+    while (d) {
+        struct fs_dbuf *next = d->next;
+        uint64_t start = d->blkno * fs->bs;
+        if (start < in->size) {
+            uint64_t left = in->size - start;
+            fs_cache_put(&fs->cache, in->ino, d->blkno, d->data,
+                         left < fs->bs ? (uint32_t)left : fs->bs);
+        } else {
+            fs_cache_drop(&fs->cache, in->ino, d->blkno);
+        }
+        free(d->data);
+        free(d);
+        d = next;
+    }
+    in->dirty = NULL;
+    in->n_dirty = 0;
+    in->attr_dirty = 0;
+    in->kill_priv = 0;
+    return 0;
+}
+
+int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
+                     struct idx_attr *out)
+{
+    if (size > FS_MAX_FILE_SIZE)
+        return -EFBIG;
+    int e = fs_file_commit(fs, in, 0);
+    if (e)
+        return e;
+    uint64_t old = in->size;
+    uint64_t k = size / fs->bs;
+    uint32_t rem = (uint32_t)(size % fs->bs);
+    struct commit_blk part = { .blkno = k };
+    struct commit_job j = {
+        .j = { .run = commit_run }, .ino = in->ino, .set_attr = 1,
+        .size = size, .trunc_from = UINT64_MAX,
+    };
+    fs_now(&j.mtime);
+    j.ctime = j.mtime;
+    uint8_t *data = NULL;
+    if (size < old) {
+        j.trunc_from = rem ? k + 1 : k;
+        if (rem) {
+            /* The block the new end cuts keeps only its first rem bytes. */
+            data = malloc(fs->bs);
+            if (!data)
+                return -ENOMEM;
+            e = fs_file_load_block(fs, in->ino, k, data);
+            if (e) {
+                free(data);
+                return e;
+            }
+            if (is_zero(data, rem)) {
+                j.trunc_from = k;     /* becomes a hole */
+            } else {
+                part.raw_len = rem;
+                e = encode_raw(data, rem, &part.payload, &part.plen);
+                if (e) {
+                    free(data);
+                    return e;
+                }
+                j.blk = &part;
+                j.n = 1;
+            }
+        }
+    }
+    e = fs_writer_submit(fs, &j.j);
+    free(part.payload);
+    if (e) {
+        free(data);
+        return e;
+    }
+    if (size < old) {
+        fs_cache_drop_from(&fs->cache, in->ino, k);
+        if (j.n)
+            fs_cache_put(&fs->cache, in->ino, k, data, rem);
+    }
+    free(data);
+    in->size = size;
+    if (out) {
+        struct fs_rd *r;
+        e = fs_rd_take(fs, &r);
+        if (e)
+            return e;
+        e = idx_r_inode_get(r->rd, in->ino, out);
+        fs_rd_give(fs, r);
+    }
+    return e;
+}

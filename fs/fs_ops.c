@@ -1,0 +1,706 @@
+/* fs_ops.c — the fuse_lowlevel_ops table and its entry points.
+ *
+ * Each op_* sends exactly one reply, as its last act, with no lock held: a
+ * reply can let the kernel send a forget that frees the inode, so every
+ * lock and ref is dropped first.  The helpers they call (fs_meta.c,
+ * fs_file.c) return 0 or -errno and never reply.  Pointer arguments from
+ * libfuse (names, buffers) die when the op returns; the jobs they are handed
+ * to finish before that (fs_writer_submit waits), so nothing is copied.
+ *
+ * Inode numbers are the store's, never reused, so generation is always 0.
+ * Access checks are the kernel's (default_permissions is always on).
+ */
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+
+#include "fs/fs.h"
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t),
+               "store inode numbers must fit in fuse_ino_t");
+_Static_assert(IDX_ROOT_INO == FUSE_ROOT_ID, "the store's root is FUSE's root");
+
+/* The kernel sees every change (nothing else writes the store while it is
+ * mounted), so its caches can be trusted for a while. */
+#define FS_ATTR_TIMEOUT  1.0
+#define FS_ENTRY_TIMEOUT 1.0
+
+/* The session's userdata is a pointer to the fs_ctx pointer: the session
+ * is created (checking the options) before the store is opened. */
+static struct fs_ctx *FS(fuse_req_t req)
+{
+    return *(struct fs_ctx **)fuse_req_userdata(req);
+}
+
+static void caller_of(fuse_req_t req, struct fs_caller *who)
+{
+    const struct fuse_ctx *c = fuse_req_ctx(req);
+    who->uid = c->uid;
+    who->gid = c->gid;
+}
+
+static void fill_entry(struct fs_ctx *fs, const struct idx_attr *a,
+                       struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->ino = a->ino;
+    e->generation = 0;
+    e->attr_timeout = FS_ATTR_TIMEOUT;
+    e->entry_timeout = FS_ENTRY_TIMEOUT;
+    fs_attr_to_stat(fs, a, &e->attr);
+}
+
+/* Counts a new kernel reference for an entry reply. */
+static int entry_ref(struct fs_ctx *fs, const struct idx_attr *a, uint32_t opens)
+{
+    struct fs_inode *in = fs_inode_ref(fs, a, 1, opens);
+    if (!in)
+        return -ENOMEM;
+    fs_inode_put(fs, in, 0, 0);
+    return 0;
+}
+
+static void reply_entry_or_err(fuse_req_t req, struct fs_ctx *fs, int e,
+                               const struct idx_attr *a)
+{
+    if (!e)
+        e = entry_ref(fs, a, 0);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    struct fuse_entry_param ep;
+    fill_entry(fs, a, &ep);
+    fuse_reply_entry(req, &ep);
+}
+
+/* ---------------- session ---------------- */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    struct fs_ctx *fs = *(struct fs_ctx **)userdata;
+    /* The kernel must tell us to clear set-id bits (as a setattr) rather
+     * than expect us to guess at each write. */
+    conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+    /* Without writeback caching every write reaches us in order and
+     * O_APPEND and the file size stay simple. */
+    conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+        conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+    fs_log(fs, LOG_DEBUG, "init: proto %u.%u, max_write %u", conn->proto_major,
+           conn->proto_minor, conn->max_write);
+}
+
+static void op_destroy(void *userdata)
+{
+    struct fs_ctx *fs = *(struct fs_ctx **)userdata;
+    if (fs)
+        fs_inode_flush_all(fs);
+}
+
+/* ---------------- names ---------------- */
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fs_ctx *fs = FS(req);
+    struct idx_attr a;
+    int e = fs_lookup(fs, parent, name, &a);
+    if (e == -ENOENT) {
+        /* A negative entry: the kernel may cache the absence. */
+        struct fuse_entry_param ep;
+        memset(&ep, 0, sizeof(ep));
+        ep.entry_timeout = FS_ENTRY_TIMEOUT;
+        fuse_reply_entry(req, &ep);
+        return;
+    }
+    reply_entry_or_err(req, fs, e, &a);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_inode *in = fs_inode_find(fs, ino);
+    if (in)
+        fs_inode_put(fs, in, nlookup, 0);
+    fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+                            struct fuse_forget_data *forgets)
+{
+    struct fs_ctx *fs = FS(req);
+    for (size_t i = 0; i < count; i++) {
+        struct fs_inode *in = fs_inode_find(fs, forgets[i].ino);
+        if (in)
+            fs_inode_put(fs, in, forgets[i].nlookup, 0);
+    }
+    fuse_reply_none(req);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+                     mode_t mode, dev_t rdev)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_caller who;
+    caller_of(req, &who);
+    struct idx_attr a;
+    int e;
+    if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) &&
+        !S_ISCHR(mode) && !S_ISBLK(mode))
+        e = -EINVAL;
+    else
+        e = fs_make(fs, &who, parent, name, mode, rdev, NULL, &a);
+    reply_entry_or_err(req, fs, e, &a);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+                     mode_t mode)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_caller who;
+    caller_of(req, &who);
+    struct idx_attr a;
+    int e = fs_make(fs, &who, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &a);
+    reply_entry_or_err(req, fs, e, &a);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+                       const char *name)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_caller who;
+    caller_of(req, &who);
+    struct idx_attr a;
+    int e = fs_make(fs, &who, parent, name, S_IFLNK | 0777, 0, link, &a);
+    reply_entry_or_err(req, fs, e, &a);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+                    const char *newname)
+{
+    struct fs_ctx *fs = FS(req);
+    struct idx_attr a;
+    int e = fs_link(fs, ino, newparent, newname, &a);
+    reply_entry_or_err(req, fs, e, &a);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    fuse_reply_err(req, -fs_remove(FS(req), parent, name, 0));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    fuse_reply_err(req, -fs_remove(FS(req), parent, name, 1));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      fuse_ino_t newparent, const char *newname,
+                      unsigned int flags)
+{
+    fuse_reply_err(req, -fs_rename(FS(req), parent, name, newparent, newname,
+                                   flags));
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    struct fs_ctx *fs = FS(req);
+    char buf[4097];
+    size_t len = 0;
+    struct fs_rd *r;
+    int e = fs_rd_take(fs, &r);
+    if (!e) {
+        e = idx_r_symlink_get(r->rd, ino, buf, sizeof(buf) - 1, &len);
+        fs_rd_give(fs, r);
+    }
+    if (!e && len >= sizeof(buf))
+        e = -ENAMETOOLONG;
+    if (e) {
+        fuse_reply_err(req, e == -ENOENT ? EINVAL : -e);
+        return;
+    }
+    buf[len] = 0;
+    fuse_reply_readlink(req, buf);
+}
+
+/* ---------------- attributes ---------------- */
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct idx_attr a;
+    int e = fs_getattr(fs, ino, &a);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    struct stat st;
+    fs_attr_to_stat(fs, &a, &st);
+    fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+                       int to_set, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_inode *in;
+    int e = fs_inode_get(fs, ino, &in);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    struct fs_setattr s = { .caller_uid = fuse_req_ctx(req)->uid };
+    if (to_set & FUSE_SET_ATTR_MODE)      { s.valid |= FS_SET_MODE; s.mode = attr->st_mode; }
+    if (to_set & FUSE_SET_ATTR_UID)       { s.valid |= FS_SET_UID; s.uid = attr->st_uid; }
+    if (to_set & FUSE_SET_ATTR_GID)       { s.valid |= FS_SET_GID; s.gid = attr->st_gid; }
+    if (to_set & FUSE_SET_ATTR_ATIME)     { s.valid |= FS_SET_ATIME; s.atime = attr->st_atim; }
+    if (to_set & FUSE_SET_ATTR_MTIME)     { s.valid |= FS_SET_MTIME; s.mtime = attr->st_mtim; }
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) s.valid |= FS_SET_ATIME_NOW;
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) s.valid |= FS_SET_MTIME_NOW;
+
+    struct idx_attr a;
+    pthread_rwlock_wrlock(&in->rw);
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+        if (!in->is_reg)
+            e = -EINVAL;
+        else if (attr->st_size < 0)
+            e = -EINVAL;
+        else
+            e = fs_file_truncate(fs, in, (uint64_t)attr->st_size, NULL);
+    }
+    if (!e && (s.valid || !(to_set & FUSE_SET_ATTR_SIZE))) {
+        /* Dirty times would overwrite the ones being set: commit first. */
+        e = fs_file_commit(fs, in, 0);
+        if (!e)
+            e = fs_setattr(fs, ino, &s, &a);
+    }
+    pthread_rwlock_unlock(&in->rw);
+    fs_inode_put(fs, in, 0, 0);
+    if (!e)
+        e = fs_getattr(fs, ino, &a);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    struct stat st;
+    fs_attr_to_stat(fs, &a, &st);
+    fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
+}
+
+/* ---------------- files ---------------- */
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      mode_t mode, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_caller who;
+    caller_of(req, &who);
+    struct idx_attr a;
+    int e = fs_make(fs, &who, parent, name, S_IFREG | (mode & 07777), 0, NULL, &a);
+    if (!e)
+        e = entry_ref(fs, &a, 1);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    struct fuse_entry_param ep;
+    fill_entry(fs, &a, &ep);
+    fi->fh = (uint64_t)(unsigned)fi->flags;
+    fi->keep_cache = 0;
+    fi->direct_io = 0;
+    if (fuse_reply_create(req, &ep, fi)) {
+        /* The kernel never got the entry nor the handle: no forget and
+         * no release will come for them. */
+        struct fs_inode *in = fs_inode_find(fs, a.ino);
+        if (in)
+            fs_inode_put(fs, in, 1, 1);
+    }
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_inode *in;
+    int e = fs_inode_get(fs, ino, &in);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    if ((fi->flags & O_TRUNC) && in->is_reg) {
+        pthread_rwlock_wrlock(&in->rw);
+        if (in->size != 0 || in->n_dirty)
+            e = fs_file_truncate(fs, in, 0, NULL);
+        pthread_rwlock_unlock(&in->rw);
+    }
+    if (!e)
+        fs_inode_open(fs, in);
+    fs_inode_put(fs, in, 0, 0);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    fi->fh = (uint64_t)(unsigned)fi->flags;
+    /* The kernel is the only writer, so its page cache could be kept; it is
+     * dropped at open anyway so that a file that changed under an earlier
+     * open (e.g. through another name) never shows stale pages. */
+    fi->keep_cache = 0;
+    fi->direct_io = 0;
+    if (fuse_reply_open(req, fi)) {
+        struct fs_inode *again = fs_inode_find(fs, ino);
+        if (again)
+            fs_inode_put(fs, again, 0, 1);
+    }
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_inode *in;
+    int e = fs_inode_get(fs, ino, &in);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    char *buf = malloc(size ? size : 1);
+    ssize_t n = -ENOMEM;
+    if (buf && off >= 0) {
+        pthread_rwlock_rdlock(&in->rw);
+        n = fs_file_read(fs, in, buf, size, (uint64_t)off);
+        pthread_rwlock_unlock(&in->rw);
+    } else if (buf) {
+        n = -EINVAL;
+    }
+    fs_inode_put(fs, in, 0, 0);
+    if (n < 0)
+        fuse_reply_err(req, (int)-n);
+    else
+        fuse_reply_buf(req, buf, (size_t)n);
+    free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+                     size_t size, off_t off, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_inode *in;
+    int e = fs_inode_get(fs, ino, &in);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    /* A write by anyone but root drops set-id bits (the kernel asks for
+     * it too; page-cache writebacks carry no caller). */
+    int kill = !fi->writepage && fuse_req_ctx(req)->uid != 0;
+    ssize_t n;
+    pthread_rwlock_wrlock(&in->rw);
+    if ((fi->fh & O_APPEND) && !fi->writepage)
+        off = (off_t)in->size;
+    if (off < 0)
+        n = -EINVAL;
+    else
+        n = fs_file_write(fs, in, buf, size, (uint64_t)off, kill);
+    pthread_rwlock_unlock(&in->rw);
+    fs_inode_put(fs, in, 0, 0);
+    if (n < 0)
+        fuse_reply_err(req, (int)-n);
+    else
+        fuse_reply_write(req, (size_t)n);
+}
+
+/* Commits the dirty data of ino, durably if asked. */
+static int commit_ino(struct fs_ctx *fs, fuse_ino_t ino, int durable)
+{
+    struct fs_inode *in = fs_inode_find(fs, ino);
+    if (!in)
+        return durable ? fs_writer_barrier(fs) : 0;
+    pthread_rwlock_wrlock(&in->rw);
+    int e = fs_file_commit(fs, in, durable);
+    pthread_rwlock_unlock(&in->rw);
+    fs_inode_put(fs, in, 0, 0);
+    return e;
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    fuse_reply_err(req, -commit_ino(FS(req), ino, 0));
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+                     struct fuse_file_info *fi)
+{
+    /* fdatasync too commits the metadata: the size is needed to read the
+     * data back, and one durable commit covers both anyway. */
+    fuse_reply_err(req, -commit_ino(FS(req), ino, 1));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct fs_inode *in = fs_inode_find(fs, ino);
+    int e = 0;
+    if (in) {
+        pthread_rwlock_wrlock(&in->rw);
+        e = fs_file_commit(fs, in, 0);
+        pthread_rwlock_unlock(&in->rw);
+        if (e)
+            fs_log(fs, e == -ENOSPC ? LOG_DEBUG : LOG_ERR,
+                   "inode %llu: data not committed at close: %s",
+                   (unsigned long long)ino, strerror(-e));
+        fs_inode_put(fs, in, 0, 1);
+    }
+    fuse_reply_err(req, -e);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+                         off_t len, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    if (mode != 0) {
+        fuse_reply_err(req, EOPNOTSUPP);
+        return;
+    }
+    if (off < 0 || len <= 0) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    struct fs_inode *in;
+    int e = fs_inode_get(fs, ino, &in);
+    if (e) {
+        fuse_reply_err(req, -e);
+        return;
+    }
+    pthread_rwlock_wrlock(&in->rw);
+    uint64_t end = (uint64_t)off + (uint64_t)len;
+    if (end < (uint64_t)off || end > (uint64_t)INT64_MAX)
+        e = -EFBIG;
+    else if (end > in->size)
+        e = fs_file_truncate(fs, in, end, NULL);
+    pthread_rwlock_unlock(&in->rw);
+    fs_inode_put(fs, in, 0, 0);
+    fuse_reply_err(req, -e);
+}
+
+/* ---------------- directories ---------------- */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    fi->fh = 0;
+    fi->cache_readdir = 0;
+    fuse_reply_open(req, fi);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+                          struct fuse_file_info *fi)
+{
+    fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+                        struct fuse_file_info *fi)
+{
+    fuse_reply_err(req, -fs_writer_barrier(FS(req)));
+}
+
+/* Directory offsets: 1 after ".", 2 after "..", cookie + 2 after an entry.
+ * Store cookies grow in insertion order and are never reused, so a listing
+ * resumed at an offset skips nothing that stayed and repeats nothing. */
+struct rd_state {
+    fuse_req_t req;
+    char *buf;
+    size_t cap, len;
+};
+
+static int rd_add(struct rd_state *s, const char *name, uint64_t ino,
+                  uint32_t mode, off_t next)
+{
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    st.st_ino = ino;
+    st.st_mode = mode & S_IFMT;
+    size_t need = fuse_add_direntry(s->req, s->buf + s->len, s->cap - s->len,
+                                    name, &st, next);
+    if (need > s->cap - s->len)
+        return 1;
+    s->len += need;
+    return 0;
+}
+
+static int rd_entry(void *arg, const char *name, size_t len, uint64_t ino,
+                    uint32_t mode, uint64_t cookie)
+{
+    char z[FS_NAME_MAX + 1];
+    if (len > FS_NAME_MAX)
+        return -EIO;
+    memcpy(z, name, len);
+    z[len] = 0;
+    return rd_add(arg, z, ino, mode, (off_t)(cookie + 2));
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct rd_state s = { .req = req, .cap = size, .buf = malloc(size ? size : 1) };
+    if (!s.buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    int e = 0;
+    if (off < 0)
+        e = -EINVAL;
+    if (!e && off == 0 && rd_add(&s, ".", ino, S_IFDIR, 1))
+        goto out;
+    if (!e && off <= 1 && rd_add(&s, "..", ino, S_IFDIR, 2))
+        goto out;
+    if (!e) {
+        struct fs_rd *r;
+        e = fs_rd_take(fs, &r);
+        if (!e) {
+            e = idx_r_readdir(r->rd, ino, off >= 2 ? (uint64_t)off - 2 : 0,
+                              rd_entry, &s);
+            fs_rd_give(fs, r);
+        }
+        /* Entries already in the buffer are returned: the error shows up
+         * again at the next call, which starts after them. */
+        if (e > 0 || (e < 0 && s.len > 0))
+            e = 0;
+    }
+out:
+    if (e)
+        fuse_reply_err(req, -e);
+    else
+        fuse_reply_buf(req, s.buf, s.len);
+    free(s.buf);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    struct fs_ctx *fs = FS(req);
+    struct statvfs sv;
+    if (statvfs(fs->store, &sv)) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    sv.f_namemax = FS_NAME_MAX;
+    fuse_reply_statfs(req, &sv);
+}
+
+/* ---------------- extended attributes ---------------- */
+/* user.* for everyone the permission bits allow (the kernel checks), and
+ * trusted.* / security.* for root; other namespaces are not stored. */
+static int xattr_allowed(fuse_req_t req, const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 255)
+        return -ERANGE;
+    if (!strncmp(name, "user.", 5))
+        return n > 5 ? 0 : -EINVAL;
+    if (!strncmp(name, "trusted.", 8) || !strncmp(name, "security.", 9))
+        return fuse_req_ctx(req)->uid == 0 ? 0 : -EPERM;
+    return -EOPNOTSUPP;
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                        const char *value, size_t size, int flags)
+{
+    int e = xattr_allowed(req, name);
+    if (!e && size > 65536)
+        e = -E2BIG;
+    if (!e && (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
+        e = -EINVAL;
+    if (!e)
+        e = fs_xattr_set(FS(req), ino, name, value, size, flags);
+    fuse_reply_err(req, -e);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                        size_t size)
+{
+    struct fs_ctx *fs = FS(req);
+    char *buf = size ? malloc(size) : NULL;
+    size_t len = 0;
+    struct fs_rd *r;
+    int e = size && !buf ? -ENOMEM : fs_rd_take(fs, &r);
+    if (!e) {
+        e = idx_r_xattr_get(r->rd, ino, name, buf, size, &len);
+        fs_rd_give(fs, r);
+    }
+    if (e)
+        fuse_reply_err(req, -e);
+    else if (size == 0)
+        fuse_reply_xattr(req, len);
+    else
+        fuse_reply_buf(req, buf, len);
+    free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    struct fs_ctx *fs = FS(req);
+    char *buf = size ? malloc(size) : NULL;
+    size_t len = 0;
+    struct fs_rd *r;
+    int e = size && !buf ? -ENOMEM : fs_rd_take(fs, &r);
+    if (!e) {
+        e = idx_r_xattr_list(r->rd, ino, buf, size, &len);
+        fs_rd_give(fs, r);
+    }
+    if (e)
+        fuse_reply_err(req, -e);
+    else if (size == 0)
+        fuse_reply_xattr(req, len);
+    else
+        fuse_reply_buf(req, buf, len);
+    free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+    int e = xattr_allowed(req, name);
+    if (!e)
+        e = fs_xattr_remove(FS(req), ino, name);
+    fuse_reply_err(req, -e);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+    .init = op_init,
+    .destroy = op_destroy,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .readlink = op_readlink,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .fsyncdir = op_fsyncdir,
+    .statfs = op_statfs,
+    .setxattr = op_setxattr,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+    .removexattr = op_removexattr,
+    .create = op_create,
+    .fallocate = op_fallocate,
+};
+
+const struct fuse_lowlevel_ops *fs_ops_table(void)
+{
+    return &fs_ops;
+}

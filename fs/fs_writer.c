@@ -1,0 +1,243 @@
+/* fs_writer.c — the single writer thread: a FIFO of jobs from FUSE threads,
+ * run in one transaction per batch (group commit).
+ *
+ * Why one thread: the store has one writer connection (idx.h), and batching
+ * every job that arrived while the previous batch was committing turns many
+ * small transactions (and their payload syncs and fsyncs) into one.
+ *
+ * A batch: begin; run each job; if any job appended a payload, sync the
+ * segments (payload durable BEFORE the rows that point at it commit); commit,
+ * durably if any job asked for it; wake every waiter with its own result.
+ * A job may fail cleanly (ENOENT, EEXIST, ...: it changed nothing) and the
+ * batch still commits.  If a job or the commit fails with a store error
+ * (ENOSPC, EIO, ...), the batch is rolled back and each job is re-run alone
+ * in its own transaction, so one job's failure never takes its neighbours'
+ * changes with it, and nothing committed before is lost.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "fs/fs.h"
+
+/* Errors that may leave a half-done transaction behind: the batch must be
+ * rolled back.  Every other error is a job's clean refusal. */
+static int fs_err_is_hard(int e)
+{
+    switch (e) {
+    case -ENOSPC: case -EIO: case -EUCLEAN: case -EBUSY: case -ENOMEM:
+    case -EROFS: case -EDQUOT: case -EFBIG: case -EPROTO: case -EAGAIN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int fs_w_payload_append(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
+                        uint32_t codec, uint32_t raw_len, const void *payload,
+                        size_t len, struct idx_bloc *loc)
+{
+    fs->w.need_sync = 1;
+    return idx_w_payload_append(fs->idx, ino, blkno, codec, raw_len, payload,
+                                len, loc);
+}
+
+/* A full disk is the application's news (it gets ENOSPC), not the
+ * daemon's: it is logged only with -d.  Anything else is logged. */
+static void log_failure(struct fs_ctx *fs, int e)
+{
+    fs_log(fs, e == -ENOSPC ? LOG_DEBUG : LOG_ERR, "store write failed: %s",
+           strerror(-e));
+}
+
+/* On a full disk, segments that hold mostly dead payloads (deleted or
+ * overwritten data) are worth rewriting before the jobs are retried.  At
+ * most once every FS_COMPACT_GAP seconds: each try reads the block map. */
+#define FS_COMPACT_GAP 10
+static void compact_for_space(struct fs_ctx *fs)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (fs->w.last_compact && now.tv_sec - fs->w.last_compact < FS_COMPACT_GAP)
+        return;
+    fs->w.last_compact = now.tv_sec ? now.tv_sec : 1;
+    int e = idx_w_compact(fs->idx, 0.5);
+    fs_log(fs, LOG_DEBUG, "disk full: compaction %s", e ? strerror(-e) : "done");
+}
+
+/* Runs one job in a transaction of its own. */
+static void run_alone(struct fs_ctx *fs, struct fs_job *j)
+{
+    int r = idx_w_begin(fs->idx);
+    if (r) {
+        j->result = r;
+        return;
+    }
+    fs->w.need_sync = 0;
+    r = j->run(fs, j);
+    if (fs_err_is_hard(r))
+        goto fail;
+    int s = 0;
+    if (fs->w.need_sync)
+        s = idx_w_payload_sync(fs->idx);
+    if (!s)
+        s = idx_w_commit(fs->idx, j->durable);
+    if (s) {
+        r = s;
+        goto fail;
+    }
+    if (j->durable)
+        fs->w.n_durable++;
+    j->result = r;
+    return;
+fail:
+    idx_w_rollback(fs->idx);
+    j->result = r;
+    log_failure(fs, r);
+}
+
+static void run_batch(struct fs_ctx *fs, struct fs_job *batch)
+{
+    int durable = 0, bad = 0, n = 0;
+    fs->w.n_batches++;
+    int r = idx_w_begin(fs->idx);
+    if (r)
+        bad = r;
+    fs->w.need_sync = 0;
+    for (struct fs_job *j = batch; j && !bad; j = j->next) {
+        n++;
+        j->result = j->run(fs, j);
+        durable |= j->durable;
+        if (fs_err_is_hard(j->result))
+            bad = j->result;
+    }
+    if (!bad && fs->w.need_sync)
+        bad = idx_w_payload_sync(fs->idx);
+    if (!bad)
+        bad = idx_w_commit(fs->idx, durable);
+    if (!bad) {
+        if (durable)
+            fs->w.n_durable++;
+        return;
+    }
+    if (r == 0)
+        idx_w_rollback(fs->idx);
+    if (bad == -ENOSPC)
+        compact_for_space(fs);
+    else if (!batch->next) {
+        batch->result = bad;
+        log_failure(fs, bad);
+        return;
+    }
+    for (struct fs_job *j = batch; j; j = j->next)
+        run_alone(fs, j);
+}
+
+static void *writer_main(void *arg)
+{
+    struct fs_ctx *fs = arg;
+    struct fs_writer *w = &fs->w;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->head && !w->stop)
+            pthread_cond_wait(&w->wake, &w->lock);
+        if (!w->head)
+            break;
+        struct fs_job *batch = w->head;
+        w->head = w->tail = NULL;
+        pthread_mutex_unlock(&w->lock);
+
+        run_batch(fs, batch);
+
+        pthread_mutex_lock(&w->lock);
+        /* Read next before done: once done is set and the lock dropped, the
+         * waiter returns and its job (on its stack) is gone. */
+        for (struct fs_job *j = batch, *next; j; j = next) {
+            next = j->next;
+            w->n_jobs++;
+            j->done = 1;
+        }
+        pthread_cond_broadcast(&w->done);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+int fs_writer_start(struct fs_ctx *fs)
+{
+    struct fs_writer *w = &fs->w;
+    int e = pthread_mutex_init(&w->lock, NULL);
+    if (e)
+        return -e;
+    if ((e = pthread_cond_init(&w->wake, NULL)))
+        goto out_lock;
+    if ((e = pthread_cond_init(&w->done, NULL)))
+        goto out_wake;
+    w->head = w->tail = NULL;
+    w->stop = 0;
+    if ((e = pthread_create(&w->thread, NULL, writer_main, fs)))
+        goto out_done;
+    w->running = 1;
+    return 0;
+out_done:
+    pthread_cond_destroy(&w->done);
+out_wake:
+    pthread_cond_destroy(&w->wake);
+out_lock:
+    pthread_mutex_destroy(&w->lock);
+    return -e;
+}
+
+void fs_writer_stop(struct fs_ctx *fs)
+{
+    struct fs_writer *w = &fs->w;
+    if (!w->running)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    w->running = 0;
+    pthread_cond_destroy(&w->done);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    fs_log(fs, LOG_DEBUG, "writer: %llu jobs in %llu batches, %llu durable commits",
+           (unsigned long long)w->n_jobs, (unsigned long long)w->n_batches,
+           (unsigned long long)w->n_durable);
+}
+
+int fs_writer_submit(struct fs_ctx *fs, struct fs_job *j)
+{
+    struct fs_writer *w = &fs->w;
+    if (!w->running)
+        return -EIO;
+    j->next = NULL;
+    j->done = 0;
+    j->result = 0;
+    pthread_mutex_lock(&w->lock);
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    pthread_cond_signal(&w->wake);
+    while (!j->done)
+        pthread_cond_wait(&w->done, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    return j->result;
+}
+
+static int barrier_run(struct fs_ctx *fs, struct fs_job *j)
+{
+    (void)fs;
+    (void)j;
+    return 0;
+}
+
+int fs_writer_barrier(struct fs_ctx *fs)
+{
+    struct fs_job j = { .run = barrier_run, .durable = 1 };
+    return fs_writer_submit(fs, &j);
+}

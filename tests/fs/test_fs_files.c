@@ -1,0 +1,483 @@
+/* test_fs_files.c — file data through a real mount: open flags, sparse
+ * writes and holes, truncate, fallocate, mmap, unlink of an open file,
+ * large and random I/O, corpus round trips, and survival of all of it
+ * across a remount. */
+#include "tests/fs/fs_test.h"
+
+#include <dirent.h>
+#include <sys/mman.h>
+
+TestSuite(fs_files, .fini = fsT_down, .timeout = 120);
+
+Test(fs_files, open_flags)
+{
+    umask(022);
+    fsT_up("flags");
+    const char *p = fsT_p("f");
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    cr_assert_geq(fd, 0, "O_CREAT|O_EXCL on a new name: %s", strerror(errno));
+    cr_assert_eq(write(fd, "hello world", 11), 11);
+    close(fd);
+
+    errno = 0;
+    cr_assert_eq(open(p, O_WRONLY | O_CREAT | O_EXCL, 0644), -1);
+    cr_assert_eq(errno, EEXIST, "O_EXCL on an existing file: %s", strerror(errno));
+    errno = 0;
+    cr_assert_eq(open(fsT_p("missing"), O_RDONLY), -1);
+    cr_assert_eq(errno, ENOENT);
+
+    struct stat st;
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_size, 11);
+    cr_assert(S_ISREG(st.st_mode));
+    cr_assert_eq(st.st_mode & 07777, 0644, "mode %o", st.st_mode & 07777);
+
+    fd = open(p, O_WRONLY | O_TRUNC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, 0, "O_TRUNC left %lld bytes", (long long)st.st_size);
+    cr_assert_eq(write(fd, "abc", 3), 3);
+    close(fd);
+
+    /* Two O_APPEND descriptors: every write lands at the current end. */
+    int a = open(p, O_WRONLY | O_APPEND), b = open(p, O_WRONLY | O_APPEND);
+    cr_assert(a >= 0 && b >= 0);
+    for (int i = 0; i < 50; i++) {
+        cr_assert_eq(write(a, "A", 1), 1);
+        cr_assert_eq(write(b, "BB", 2), 2);
+    }
+    /* pwrite on O_APPEND appends on Linux too. */
+    close(a); close(b);
+    size_t len;
+    uint8_t *d = fsT_read_file(p, &len);
+    cr_assert_eq(len, 3 + 150u);
+    cr_assert_eq(memcmp(d, "abc", 3), 0);
+    for (int i = 0; i < 50; i++)
+        cr_assert_eq(memcmp(d + 3 + 3 * i, "ABB", 3), 0, "append order broken at %d", i);
+    free(d);
+
+    /* O_RDONLY descriptor refuses writes, O_WRONLY refuses reads. */
+    fd = open(p, O_RDONLY);
+    errno = 0;
+    cr_assert_eq(write(fd, "x", 1), -1);
+    cr_assert_eq(errno, EBADF);
+    close(fd);
+    /* Opening a directory for writing fails with EISDIR. */
+    errno = 0;
+    cr_assert_eq(open(fsT_m.mnt, O_WRONLY), -1);
+    cr_assert_eq(errno, EISDIR);
+}
+
+Test(fs_files, pwrite_far_past_eof)
+{
+    fsT_up("sparse");
+    const char *p = fsT_p("sparse");
+    int fd = open(p, O_RDWR | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    uint8_t buf[5000];
+    fsT_fill(buf, sizeof buf, 7, 0);
+    const off_t far = (off_t)3 << 30 | 12345;   /* 3 GiB and an odd offset */
+    fsT_pwrite_all(fd, buf, 100, 10);
+    fsT_pwrite_all(fd, buf, sizeof buf, far);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, far + (off_t)sizeof buf);
+    cr_assert_eq(fsync(fd), 0);
+    /* A hole this big must not be stored as data... */
+    long long stored = fsT_du(fsT_m.store);
+    cr_assert_lt(stored, 64ll << 20, "a 3 GiB hole made the store %lld bytes", stored);
+    /* ...nor reported as allocated (du and cp --sparse go by st_blocks). */
+    cr_assert_lt((long long)st.st_blocks * 512, 64ll << 20,
+                 "st_blocks says %lld bytes allocated for 5100 bytes of data",
+                 (long long)st.st_blocks * 512);
+
+    uint8_t got[sizeof buf];
+    cr_assert_eq(fsT_pread_all(fd, got, sizeof buf, far), sizeof buf);
+    cr_assert_eq(memcmp(got, buf, sizeof buf), 0, "data written past EOF differs");
+    cr_assert_eq(fsT_pread_all(fd, got, 100, 10), 100u);
+    cr_assert_eq(memcmp(got, buf, 100), 0);
+    fsT_check_range(fd, 0, 10, 0, 1);
+    fsT_check_range(fd, 110, 70000, 0, 1);
+    fsT_check_range(fd, (off_t)1 << 30, 8192, 0, 1);
+    fsT_check_range(fd, far - 70000, 70000, 0, 1);
+    /* Reading at and past EOF returns 0. */
+    cr_assert_eq(pread(fd, got, 10, far + (off_t)sizeof buf), 0);
+    cr_assert_eq(pread(fd, got, 10, far + (off_t)sizeof buf + 99999), 0);
+    close(fd);
+
+    fsT_remount();
+    fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, far + (off_t)sizeof buf, "size after remount");
+    cr_assert_eq(fsT_pread_all(fd, got, sizeof buf, far), sizeof buf);
+    cr_assert_eq(memcmp(got, buf, sizeof buf), 0, "data past EOF differs after remount");
+    fsT_check_range(fd, 110, 70000, 0, 1);
+    fsT_check_range(fd, far - 4096, 4096, 0, 1);
+    close(fd);
+}
+
+Test(fs_files, holes_between_blocks)
+{
+    fsT_up("holes");
+    const char *p = fsT_p("h");
+    int fd = open(p, O_RDWR | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    /* Data islands at offsets that straddle likely block sizes. */
+    static const off_t at[] = { 0, 65536 - 7, 3 * 131072 + 1, 5 << 20, (9 << 20) - 3 };
+    uint8_t buf[3000];
+    for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+        fsT_fill(buf, sizeof buf, 100 + i, 0);
+        fsT_pwrite_all(fd, buf, sizeof buf, at[i]);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        off_t pos = 0;
+        for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+            if (at[i] > pos)
+                fsT_check_range(fd, pos, (size_t)(at[i] - pos), 0, 1);
+            uint8_t got[sizeof buf];
+            fsT_fill(buf, sizeof buf, 100 + i, 0);
+            cr_assert_eq(fsT_pread_all(fd, got, sizeof got, at[i]), sizeof got);
+            cr_assert_eq(memcmp(got, buf, sizeof buf), 0, "island %u differs (pass %d)", i, pass);
+            pos = at[i] + (off_t)sizeof buf;
+        }
+        struct stat st;
+        cr_assert_eq(fstat(fd, &st), 0);
+        cr_assert_eq(st.st_size, pos);
+        if (pass == 0) {
+            close(fd);
+            fsT_remount();
+            fd = open(p, O_RDWR);
+            cr_assert_geq(fd, 0);
+        }
+    }
+    close(fd);
+}
+
+Test(fs_files, truncate_down_and_up)
+{
+    fsT_up("trunc");
+    const char *p = fsT_p("t");
+    const size_t n = 600000;
+    uint8_t *buf = malloc(n);
+    cr_assert_not_null(buf);
+    fsT_fill(buf, n, 11, 0);
+    fsT_write_file(p, buf, n, 0644);
+
+    /* Down into the middle of a block, then up again: the cut-off bytes
+     * must read as zeros, not as the old data. */
+    cr_assert_eq(truncate(p, 70001), 0, "truncate: %s", strerror(errno));
+    struct stat st;
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_size, 70001);
+    cr_assert_eq(truncate(p, 500000), 0);
+    int fd = open(p, O_RDWR);
+    cr_assert_geq(fd, 0);
+    fsT_check_range(fd, 0, 70001, 11, 0);
+    fsT_check_range(fd, 70001, 500000 - 70001, 0, 1);
+
+    /* ftruncate on an open descriptor with unwritten (dirty) data. */
+    fsT_pwrite_all(fd, buf, 4096, 200000);
+    cr_assert_eq(ftruncate(fd, 201000), 0);
+    cr_assert_eq(ftruncate(fd, 300000), 0);
+    uint8_t got[4096];
+    cr_assert_eq(fsT_pread_all(fd, got, 1000, 200000), 1000u);
+    cr_assert_eq(memcmp(got, buf, 1000), 0);
+    fsT_check_range(fd, 201000, 99000, 0, 1);
+    close(fd);
+
+    /* Truncate to zero, then grow by writing far out. */
+    cr_assert_eq(truncate(p, 0), 0);
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_size, 0);
+    fd = open(p, O_RDWR);
+    fsT_pwrite_all(fd, "z", 1, 400000);
+    fsT_check_range(fd, 0, 400000, 0, 1);
+    close(fd);
+
+    fsT_remount();
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_size, 400001);
+    fd = open(p, O_RDONLY);
+    fsT_check_range(fd, 0, 400000, 0, 1);
+    cr_assert_eq(pread(fd, got, 10, 400000), 1);
+    cr_assert_eq(got[0], 'z');
+    close(fd);
+    free(buf);
+}
+
+Test(fs_files, fallocate)
+{
+    fsT_up("falloc");
+    const char *p = fsT_p("fa");
+    int fd = open(p, O_RDWR | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fallocate(fd, 0, 0, 1 << 20), 0, "fallocate: %s", strerror(errno));
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, 1 << 20, "fallocate mode 0 must extend the size");
+    fsT_check_range(fd, 0, 1 << 20, 0, 1);
+
+    /* Preallocation past EOF means little to a compressed store: it may be
+     * refused, but where it succeeds it must not change the size. */
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 1 << 20, 1 << 20) == 0) {
+        cr_assert_eq(fstat(fd, &st), 0);
+        cr_assert_eq(st.st_size, 1 << 20, "KEEP_SIZE changed the size");
+    } else {
+        cr_assert(errno == EOPNOTSUPP || errno == ENOSYS,
+                  "fallocate KEEP_SIZE: unexpected %s", strerror(errno));
+    }
+
+    /* Allocating inside existing data keeps it. */
+    uint8_t buf[10000];
+    fsT_fill(buf, sizeof buf, 5, 0);
+    fsT_pwrite_all(fd, buf, sizeof buf, 5000);
+    cr_assert_eq(fallocate(fd, 0, 0, 20000), 0);
+    uint8_t got[sizeof buf];
+    cr_assert_eq(fsT_pread_all(fd, got, sizeof got, 5000), sizeof got);
+    cr_assert_eq(memcmp(got, buf, sizeof buf), 0, "fallocate over data changed it");
+
+    /* Punching a hole is optional; where it is supported it must zero. */
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 6000, 3000) == 0) {
+        fsT_check_range(fd, 6000, 3000, 0, 1);
+        cr_assert_eq(fsT_pread_all(fd, got, 1000, 5000), 1000u);
+        cr_assert_eq(memcmp(got, buf, 1000), 0);
+        cr_assert_eq(fsT_pread_all(fd, got, 6000, 9000), 6000u);
+        cr_assert_eq(memcmp(got, buf + 4000, 6000), 0);
+    } else {
+        cr_assert(errno == EOPNOTSUPP || errno == ENOSYS,
+                  "punch hole: unexpected %s", strerror(errno));
+    }
+    close(fd);
+}
+
+Test(fs_files, mmap_read_write)
+{
+    fsT_up("mmap");
+    const char *p = fsT_p("m");
+    const size_t n = 300000;
+    uint8_t *want = malloc(n);
+    cr_assert_not_null(want);
+    fsT_fill(want, n, 21, 0);
+    fsT_write_file(p, want, n, 0644);
+
+    /* mmap read of written data. */
+    int fd = open(p, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t *map = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+    cr_assert_neq(map, MAP_FAILED, "mmap read: %s", strerror(errno));
+    cr_assert_eq(memcmp(map, want, n), 0, "mmap read differs");
+    munmap(map, n);
+
+    /* mmap write (shared), msync, then read back through read(). */
+    map = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    cr_assert_neq(map, MAP_FAILED, "shared writable mmap: %s", strerror(errno));
+    for (size_t i = 0; i < n; i += 997) {
+        map[i] = (uint8_t)(map[i] ^ 0x5a);
+        want[i] = (uint8_t)(want[i] ^ 0x5a);
+    }
+    memset(map + 131000, 0xee, 3000);
+    memset(want + 131000, 0xee, 3000);
+    cr_assert_eq(msync(map, n, MS_SYNC), 0, "msync: %s", strerror(errno));
+    cr_assert_eq(munmap(map, n), 0);
+    cr_assert_eq(close(fd), 0);
+
+    size_t len;
+    uint8_t *got = fsT_read_file(p, &len);
+    cr_assert_eq(len, n);
+    cr_assert_eq(memcmp(got, want, n), 0, "read() after mmap write differs");
+    free(got);
+
+    /* Write through mmap of a file grown by ftruncate (pages past the old
+     * data are holes), then survive a remount. */
+    const char *q = fsT_p("m2");
+    fd = open(q, O_RDWR | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, 200000), 0);
+    map = mmap(NULL, 200000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    cr_assert_neq(map, MAP_FAILED);
+    for (size_t i = 0; i < 200000; i++)
+        cr_assert_eq(map[i], 0, "fresh mmap page not zero at %zu", i);
+    fsT_fill(map + 50000, 100000, 22, 0);
+    cr_assert_eq(msync(map, 200000, MS_SYNC), 0);
+    munmap(map, 200000);
+    close(fd);
+
+    fsT_remount();
+    got = fsT_read_file(p, &len);
+    cr_assert_eq(len, n);
+    cr_assert_eq(memcmp(got, want, n), 0, "mmap-written data differs after remount");
+    free(got);
+    fd = open(q, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    fsT_check_range(fd, 0, 50000, 0, 1);
+    uint8_t *chk = malloc(100000);
+    fsT_fill(chk, 100000, 22, 0);
+    uint8_t *g2 = malloc(100000);
+    cr_assert_eq(fsT_pread_all(fd, g2, 100000, 50000), 100000u);
+    cr_assert_eq(memcmp(g2, chk, 100000), 0, "mmap write into grown file lost");
+    fsT_check_range(fd, 150000, 50000, 0, 1);
+    close(fd);
+    free(chk); free(g2); free(want);
+}
+
+Test(fs_files, unlink_open_file)
+{
+    fsT_up("unlinkopen");
+    const char *p = fsT_p("doomed");
+    uint8_t buf[200000];
+    fsT_fill(buf, sizeof buf, 31, 0);
+    fsT_write_file(p, buf, sizeof buf, 0600);
+    int fd = open(p, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(unlink(p), 0);
+    errno = 0;
+    struct stat st;
+    cr_assert_eq(stat(p, &st), -1);
+    cr_assert_eq(errno, ENOENT);
+    /* Still readable and writable through the open descriptor. */
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_nlink, 0);
+    fsT_check_range(fd, 0, sizeof buf, 31, 0);
+    fsT_pwrite_all(fd, "tail", 4, sizeof buf);
+    char t[4];
+    cr_assert_eq(pread(fd, t, 4, sizeof buf), 4);
+    cr_assert_eq(memcmp(t, "tail", 4), 0);
+    /* A new file with the same name is a different file. */
+    fsT_write_file(p, "new", 3, 0644);
+    fsT_check_range(fd, 0, 1000, 31, 0);
+    close(fd);
+    size_t len;
+    uint8_t *d = fsT_read_file(p, &len);
+    cr_assert_eq(len, 3u);
+    free(d);
+    fsT_remount();
+    d = fsT_read_file(p, &len);
+    cr_assert_eq(len, 3u);
+    cr_assert_eq(memcmp(d, "new", 3), 0);
+    free(d);
+}
+
+Test(fs_files, large_sequential_and_overwrite)
+{
+    fsT_up("large");
+    const char *p = fsT_p("big");
+    const size_t n = 12u << 20;
+    uint8_t *buf = malloc(n);
+    cr_assert_not_null(buf);
+    fsT_fill(buf, n, 41, 0);
+    /* Odd chunk sizes so that writes straddle every block boundary. */
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    size_t off = 0, chunk = 1;
+    while (off < n) {
+        size_t k = chunk < n - off ? chunk : n - off;
+        ssize_t w = write(fd, buf + off, k);
+        cr_assert_eq(w, (ssize_t)k, "write %zu at %zu: %s", k, off, strerror(errno));
+        off += k;
+        chunk = chunk * 3 + 7;
+        if (chunk > 3u << 20)
+            chunk = 4093;
+    }
+    cr_assert_eq(fsync(fd), 0, "fsync: %s", strerror(errno));
+    close(fd);
+
+    /* Overwrite pieces in the middle, across block edges. */
+    fd = open(p, O_RDWR);
+    for (int i = 0; i < 20; i++) {
+        size_t at = ((size_t)i * 611953u) % (n - 70000), len = 1 + (size_t)i * 3331u;
+        fsT_fill(buf + at, len, 1000 + (uint64_t)i, 0);
+        fsT_pwrite_all(fd, buf + at, len, (off_t)at);
+    }
+    close(fd);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t len;
+        uint8_t *got = fsT_read_file(p, &len);
+        cr_assert_eq(len, n);
+        if (memcmp(got, buf, n) != 0) {
+            size_t i = 0;
+            while (got[i] == buf[i])
+                i++;
+            cr_assert_fail("pass %d: first difference at byte %zu", pass, i);
+        }
+        free(got);
+        if (pass == 0)
+            fsT_remount();
+    }
+    free(buf);
+}
+
+Test(fs_files, random_offset_reads)
+{
+    fsT_up("randread");
+    const char *p = fsT_p("r");
+    const size_t n = 3u << 20;
+    uint8_t *buf = malloc(n), *got = malloc(200000);
+    cr_assert(buf && got);
+    fsT_fill(buf, n, 51, 0);
+    fsT_write_file(p, buf, n, 0644);
+    uint64_t s = 88172645463325252ull;
+    for (int pass = 0; pass < 2; pass++) {
+        int fd = open(p, O_RDONLY);
+        cr_assert_geq(fd, 0);
+        for (int i = 0; i < 400; i++) {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            size_t off = (size_t)(s % (n + 1000));
+            size_t len = (size_t)((s >> 32) % 200000) + 1;
+            size_t want = off >= n ? 0 : (n - off < len ? n - off : len);
+            ssize_t r = pread(fd, got, len, (off_t)off);
+            cr_assert_eq(r, (ssize_t)want, "pread %zu at %zu returned %zd (%s)",
+                         len, off, r, r < 0 ? strerror(errno) : "");
+            cr_assert_eq(memcmp(got, buf + (off < n ? off : 0), want), 0,
+                         "pread %zu at %zu: wrong bytes", len, off);
+        }
+        close(fd);
+        if (pass == 0)
+            fsT_remount();
+    }
+    free(buf); free(got);
+}
+
+Test(fs_files, corpus_round_trip)
+{
+    char corpus[PATH_MAX];
+    if (fst_corpus_dir(corpus, sizeof corpus) != 0)
+        cr_skip_test("no corpus (set FADE_CORPUS)");
+    fsT_up("corpus");
+    DIR *d = opendir(corpus);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    int files = 0;
+    char names[64][256];
+    while ((e = readdir(d)) && files < 64) {
+        if (e->d_name[0] == '.')
+            continue;
+        char src[PATH_MAX + 256];
+        if (snprintf(src, sizeof src, "%s/%s", corpus, e->d_name) >= (int)sizeof src)
+            continue;
+        struct stat st;
+        if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        size_t len;
+        uint8_t *data = fsT_read_file(src, &len);
+        fsT_write_file(fsT_p(e->d_name), data, len, 0644);
+        free(data);
+        memcpy(names[files++], e->d_name, sizeof names[0]);
+    }
+    closedir(d);
+    cr_assert_gt(files, 0, "corpus is empty");
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < files; i++) {
+            char src[PATH_MAX + 256];
+            cr_assert_lt(snprintf(src, sizeof src, "%s/%s", corpus, names[i]), (int)sizeof src);
+            size_t a, b;
+            uint8_t *want = fsT_read_file(src, &a);
+            uint8_t *got = fsT_read_file(fsT_p(names[i]), &b);
+            cr_assert_eq(b, a, "%s: size %zu, want %zu (pass %d)", names[i], b, a, pass);
+            cr_assert_eq(memcmp(got, want, a), 0, "%s differs (pass %d)", names[i], pass);
+            free(want); free(got);
+        }
+        if (pass == 0)
+            fsT_remount();
+    }
+}

@@ -1,0 +1,307 @@
+/* test_block.c — block map, payloads, queue, statistics. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "index/idx.h"
+#include "tests/index/idx_testutil.h"
+
+static char *dir;
+static struct idx *x;
+static struct idx_rd *r;
+
+static void setup(void)
+{
+    dir = itest_tmpdir();
+    x = itest_open(dir, 1, 0);
+    cr_assert_eq(idx_rd_open(x, &r), 0);
+}
+
+static void teardown(void)
+{
+    idx_rd_close(r);
+    idx_close(x);
+    itest_rmrf(dir);
+    free(dir);
+}
+
+TestSuite(block, .init = setup, .fini = teardown);
+TestSuite(payload, .init = setup, .fini = teardown);
+TestSuite(queue, .init = setup, .fini = teardown);
+TestSuite(stats, .init = setup, .fini = teardown);
+
+static void read_back(const struct idx_bloc *loc, const void *want, size_t len)
+{
+    char *buf = malloc(len + 1);
+    cr_assert_eq(idx_r_payload_read(r, loc, buf, len + 1), 0);
+    cr_assert_eq(memcmp(buf, want, len), 0);
+    free(buf);
+}
+
+Test(payload, append_sync_read)
+{
+    char a[1000], b[3];
+    itest_fill(a, sizeof a, 1);
+    itest_fill(b, sizeof b, 2);
+    struct idx_bloc la, lb, le;
+    cr_assert_eq(idx_w_payload_append(x, 7, 0, 1, 5000, a, sizeof a, &la), 0);
+    cr_assert_eq(idx_w_payload_append(x, 7, 1, 0, 3, b, sizeof b, &lb), 0);
+    cr_assert_eq(idx_w_payload_append(x, 7, 2, 0, 0, NULL, 0, &le), 0);
+    cr_assert_eq(idx_w_payload_sync(x), 0);
+    cr_assert_eq(la.seg, lb.seg);
+    cr_assert_gt(lb.off, la.off);
+    cr_assert_eq(la.len, 1000);
+    cr_assert_eq(la.raw_len, 5000);
+    cr_assert_eq(la.codec, 1);
+    cr_assert_eq(la.gen, 0);
+    cr_assert_eq(la.ino, 7);
+    cr_assert_eq(lb.blkno, 1);
+    read_back(&la, a, sizeof a);
+    read_back(&lb, b, sizeof b);
+    char one;
+    cr_assert_eq(idx_r_payload_read(r, &le, &one, 0), 0);
+    /* cap smaller than the payload */
+    char small[10];
+    cr_assert_eq(idx_r_payload_read(r, &la, small, sizeof small), -EINVAL);
+}
+
+Test(payload, loc_must_match_record)
+{
+    char a[100];
+    itest_fill(a, sizeof a, 1);
+    struct idx_bloc l, bad;
+    cr_assert_eq(idx_w_payload_append(x, 7, 3, 0, 100, a, sizeof a, &l), 0);
+    char buf[200];
+    bad = l; bad.codec = 1;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.raw_len = 99;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.len = 99;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.crc32c ^= 1;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.ino = 8;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.blkno = 4;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.off += 1;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.off = 0;
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.off += 100000;   /* past the end of the file */
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -EIO);
+    bad = l; bad.seg += 1000;     /* no such segment */
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), -ESTALE);
+    bad = l; bad.ino = 0;         /* identity unknown: not checked */
+    cr_assert_eq(idx_r_payload_read(r, &bad, buf, sizeof buf), 0);
+}
+
+Test(block, put_get_replace_truncate)
+{
+    char a[500], b[700];
+    itest_fill(a, sizeof a, 1);
+    itest_fill(b, sizeof b, 2);
+    struct idx_bloc l0, l1, got;
+    cr_assert_eq(idx_r_block_get(r, 9, 0, &got), -ENOENT);
+    cr_assert_eq(idx_w_begin(x), 0);
+    itest_put_block(x, 9, 0, a, sizeof a, &l0);
+    itest_put_block(x, 9, 5, b, sizeof b, &l1);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_neq(l0.gen, 0);
+    cr_assert_gt(l1.gen, l0.gen);
+
+    cr_assert_eq(idx_r_block_get(r, 9, 0, &got), 0);
+    cr_assert_eq(got.seg, l0.seg);
+    cr_assert_eq(got.off, l0.off);
+    cr_assert_eq(got.len, 500);
+    cr_assert_eq(got.raw_len, 500);
+    cr_assert_eq(got.codec, 0);
+    cr_assert_eq(got.crc32c, l0.crc32c);
+    cr_assert_eq(got.gen, l0.gen);
+    cr_assert_eq(got.ino, 9);
+    cr_assert_eq(got.blkno, 0);
+    read_back(&got, a, sizeof a);
+    cr_assert_eq(idx_r_block_get(r, 9, 1, &got), -ENOENT);   /* a hole */
+
+    /* Replace block 0: new location, new generation. */
+    struct idx_bloc l2;
+    itest_put_block(x, 9, 0, b, sizeof b, &l2);
+    cr_assert_gt(l2.gen, l1.gen);
+    cr_assert_eq(idx_r_block_get(r, 9, 0, &got), 0);
+    cr_assert_eq(got.off, l2.off);
+    cr_assert_eq(got.gen, l2.gen);
+    read_back(&got, b, sizeof b);
+
+    cr_assert_eq(idx_w_block_truncate(x, 9, 1), 0);
+    cr_assert_eq(idx_r_block_get(r, 9, 5, &got), -ENOENT);
+    cr_assert_eq(idx_r_block_get(r, 9, 0, &got), 0);
+    cr_assert_eq(idx_w_block_truncate(x, 9, 0), 0);
+    cr_assert_eq(idx_r_block_get(r, 9, 0, &got), -ENOENT);
+}
+
+Test(block, put_checks_identity)
+{
+    char a[10] = { 0 };
+    struct idx_bloc l;
+    cr_assert_eq(idx_w_payload_append(x, 9, 0, 0, 10, a, sizeof a, &l), 0);
+    cr_assert_eq(idx_w_block_put(x, 10, 0, &l), -EINVAL);
+    cr_assert_eq(idx_w_block_put(x, 9, 1, &l), -EINVAL);
+    struct idx_bloc z = { 0 };
+    cr_assert_eq(idx_w_block_put(x, 9, 0, &z), -EINVAL);
+}
+
+Test(block, generations_never_repeat)
+{
+    char a[10] = { 0 };
+    struct idx_bloc l1, l2, l3;
+    itest_put_block(x, 9, 0, a, sizeof a, &l1);
+    cr_assert_eq(idx_w_block_truncate(x, 9, 0), 0);
+    itest_put_block(x, 9, 0, a, sizeof a, &l2);
+    cr_assert_gt(l2.gen, l1.gen);
+    /* Across a reopen too. */
+    idx_rd_close(r);
+    idx_close(x);
+    x = itest_open(dir, 0, 0);
+    cr_assert_eq(idx_rd_open(x, &r), 0);
+    cr_assert_eq(idx_w_block_truncate(x, 9, 0), 0);
+    itest_put_block(x, 9, 0, a, sizeof a, &l3);
+    cr_assert_gt(l3.gen, l2.gen);
+}
+
+Test(block, rollback_keeps_old_row)
+{
+    char a[10], b[10];
+    itest_fill(a, sizeof a, 1);
+    itest_fill(b, sizeof b, 2);
+    struct idx_bloc l1, got;
+    itest_put_block(x, 9, 0, a, sizeof a, &l1);
+    cr_assert_eq(idx_w_begin(x), 0);
+    itest_put_block(x, 9, 0, b, sizeof b, NULL);
+    idx_w_rollback(x);
+    cr_assert_eq(idx_r_block_get(r, 9, 0, &got), 0);
+    cr_assert_eq(got.gen, l1.gen);
+    read_back(&got, a, sizeof a);
+}
+
+Test(block, reopen_sees_everything)
+{
+    char a[4096];
+    struct idx_bloc locs[20];
+    cr_assert_eq(idx_w_begin(x), 0);
+    for (int i = 0; i < 20; i++) {
+        itest_fill(a, sizeof a, (uint32_t)i);
+        itest_put_block(x, 3, (uint64_t)i, a, sizeof a, &locs[i]);
+    }
+    struct idx_attr at = { .mode = S_IFREG | 0644, .nlink = 1, .size = 20 * 4096 };
+    cr_assert_eq(idx_w_inode_create(x, &at), 0);
+    cr_assert_eq(idx_w_link(x, 1, "f", 1, at.ino), 0);
+    cr_assert_eq(idx_w_commit(x, 1), 0);
+    idx_rd_close(r);
+    idx_close(x);
+    x = itest_open(dir, 0, 0);
+    cr_assert_eq(idx_rd_open(x, &r), 0);
+    uint64_t ino;
+    cr_assert_eq(idx_r_lookup(r, 1, "f", 1, &ino), 0);
+    cr_assert_eq(ino, at.ino);
+    for (int i = 0; i < 20; i++) {
+        struct idx_bloc got;
+        cr_assert_eq(idx_r_block_get(r, 3, (uint64_t)i, &got), 0);
+        cr_assert_eq(got.gen, locs[i].gen);
+        itest_fill(a, sizeof a, (uint32_t)i);
+        read_back(&got, a, sizeof a);
+    }
+}
+
+Test(queue, push_peek_remove)
+{
+    uint64_t ino[8], blk[8];
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 8), 0);
+    cr_assert_eq(idx_w_queue_push(x, 1, 10), 0);
+    cr_assert_eq(idx_w_queue_push(x, 2, 20), 0);
+    cr_assert_eq(idx_w_queue_push(x, 3, 30), 0);
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 8), 3);
+    cr_assert_eq(ino[0], 1); cr_assert_eq(blk[0], 10);
+    cr_assert_eq(ino[1], 2); cr_assert_eq(blk[1], 20);
+    cr_assert_eq(ino[2], 3); cr_assert_eq(blk[2], 30);
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 2), 2);
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 0), 0);
+    /* Pushing again moves the entry to the back, once. */
+    cr_assert_eq(idx_w_queue_push(x, 1, 10), 0);
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 8), 3);
+    cr_assert_eq(ino[0], 2);
+    cr_assert_eq(ino[2], 1);
+    cr_assert_eq(idx_w_queue_remove(x, 2, 20), 0);
+    cr_assert_eq(idx_w_queue_remove(x, 2, 20), 0);   /* absent: not an error */
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 8), 2);
+    cr_assert_eq(ino[0], 3);
+    /* Truncate drops queued blocks past the cut. */
+    cr_assert_eq(idx_w_queue_push(x, 3, 31), 0);
+    cr_assert_eq(idx_w_block_truncate(x, 3, 31), 0);
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 8), 2);
+}
+
+Test(queue, peek_before_and_persistence)
+{
+    uint64_t ino[8], blk[8];
+    cr_assert_eq(idx_w_queue_push(x, 1, 10), 0);
+    struct timespec ts = { 0, 20 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t mid = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    nanosleep(&ts, NULL);
+    cr_assert_eq(idx_w_queue_push(x, 2, 20), 0);
+    cr_assert_eq(idx_r_queue_peek_before(r, mid, ino, blk, 8), 1);
+    cr_assert_eq(ino[0], 1);
+    cr_assert_eq(idx_r_queue_peek_before(r, 0, ino, blk, 8), 0);
+    idx_rd_close(r);
+    idx_close(x);
+    x = itest_open(dir, 0, 0);
+    cr_assert_eq(idx_rd_open(x, &r), 0);
+    cr_assert_eq(idx_r_queue_peek(r, ino, blk, 8), 2);
+}
+
+Test(stats, counts_and_bytes)
+{
+    struct idx_stats s;
+    cr_assert_eq(idx_r_stats(r, &s), 0);
+    cr_assert_eq(s.n_inodes, 1);
+    cr_assert_eq(s.n_blocks, 0);
+    cr_assert_eq(s.raw_bytes, 0);
+    cr_assert_eq(s.payload_bytes, 0);
+    cr_assert_eq(s.segment_bytes, 0);   /* no segment before the first append */
+    uint64_t seg0 = 32;                 /* its file header */
+
+    char a[1000];
+    itest_fill(a, sizeof a, 1);
+    struct idx_bloc l;
+    cr_assert_eq(idx_w_payload_append(x, 5, 0, 1, 4096, a, 600, &l), 0);
+    cr_assert_eq(idx_w_block_put(x, 5, 0, &l), 0);
+    cr_assert_eq(idx_w_payload_append(x, 5, 1, 0, 1000, a, 1000, &l), 0);
+    cr_assert_eq(idx_w_block_put(x, 5, 1, &l), 0);
+    struct idx_attr at = { .mode = S_IFREG | 0644, .nlink = 1 };
+    cr_assert_eq(idx_w_inode_create(x, &at), 0);
+    cr_assert_eq(idx_r_stats(r, &s), 0);
+    cr_assert_eq(s.n_inodes, 2);
+    cr_assert_eq(s.n_blocks, 2);
+    cr_assert_eq(s.raw_bytes, 5096);
+    cr_assert_eq(s.payload_bytes, 1600);
+    cr_assert_eq(s.segment_bytes, seg0 + 2 * 40 + 1600);
+    /* Replacing block 0 changes the sums, not the count. */
+    cr_assert_eq(idx_w_payload_append(x, 5, 0, 0, 100, a, 100, &l), 0);
+    cr_assert_eq(idx_w_block_put(x, 5, 0, &l), 0);
+    cr_assert_eq(idx_r_stats(r, &s), 0);
+    cr_assert_eq(s.n_blocks, 2);
+    cr_assert_eq(s.raw_bytes, 1100);
+    cr_assert_eq(s.payload_bytes, 1100);
+    cr_assert_eq(idx_w_inode_delete(x, at.ino), 0);
+    cr_assert_eq(idx_w_block_truncate(x, 5, 0), 0);
+    cr_assert_eq(idx_r_stats(r, &s), 0);
+    cr_assert_eq(s.n_inodes, 1);
+    cr_assert_eq(s.n_blocks, 0);
+    cr_assert_eq(s.raw_bytes, 0);
+    cr_assert_eq(s.payload_bytes, 0);
+}
