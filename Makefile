@@ -110,7 +110,17 @@ $(BUILD)/tools/%: tests/tools/%.c $(TEST_HELPER_OBJ) $(LIB_FS) $(LIB_INDEX) $(LI
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(FUSE_CFLAGS) $(LDSAN) -o $@ $^ $(FUSE_LIBS) -lsqlite3 $(LIBS_BASE)
 
-test-build: all $(TEST_BINS) $(TOOL_BINS)
+# The clang build of `fade` that tests/codec/test_compilers.c compares with
+# the gcc one; only from the default gcc build, and only if clang exists.
+ifeq ($(BUILD),build)
+CLANG_FADE := $(if $(shell command -v clang 2>/dev/null),clang-fade)
+endif
+.PHONY: clang-fade
+clang-fade:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang build-clang/fade
+
+test-build: all $(TEST_BINS) $(TOOL_BINS) $(CLANG_FADE)
+
 
 # `make test` is the one command CI runs: install what is missing, build,
 # run every criterion binary, print one summary line.

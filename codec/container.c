@@ -210,6 +210,7 @@ struct fc_run {
     fc_progress_fn progress;
     void *progress_arg;
     int borrowed_ctx;                   /* jobs[0].ctx is the caller's */
+    struct fade_ctx_params cp;          /* for contexts made on demand */
 };
 
 static void run_report(struct fc_run *run, unsigned slot, uint64_t done)
@@ -238,6 +239,17 @@ static void job_run(struct fc_job *j)
     j->flops = 0;
     j->is_fade = 0;
     if (j->run->decode) {
+        /* Contexts are made when the first FADE block needs one, so raw
+         * containers never build a model.  (The codec byte was validated
+         * by fade_block_info before the job was queued.) */
+        if (!j->ctx && j->in_len > 5 && j->in[5] == FADE_CODEC_FADE) {
+            int rc = fade_ctx_create(&j->ctx, &j->run->cp);
+            if (rc < 0) {
+                j->result = rc;
+                return;
+            }
+            fade_ctx_set_progress(j->ctx, job_progress, j);
+        }
         j->result = fade_block_decode(j->ctx, j->out, j->out_cap, j->in, j->in_len);
         return;
     }
@@ -330,6 +342,7 @@ static int run_init(struct fc_run *run, int decode, const struct fc_opts *o,
         .isa = o->isa,
         .n_threads = inner > 1 ? inner : 0,
     };
+    run->cp = cp;
     if (!decode) {
         run->preset = fade_preset_find(o->preset ? o->preset : fade_preset_default());
         if (!run->preset)
@@ -348,7 +361,7 @@ static int run_init(struct fc_run *run, int decode, const struct fc_opts *o,
             return FADE_E_NOMEM;
         if (o->ctx) {
             j->ctx = o->ctx;    /* its progress callback stays the caller's */
-        } else if (!run->raw_only) {
+        } else if (!run->raw_only && !decode) {
             FADE_FORWARD(fade_ctx_create(&j->ctx, &cp));
             fade_ctx_set_progress(j->ctx, job_progress, j);
         }

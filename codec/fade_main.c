@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "codec/block.h"
 #include "codec/container.h"
 #include "codec/fade.h"
+#include "codec/peak.h"
 
 /* Exit statuses (documented in --help). */
 enum {
@@ -180,6 +182,28 @@ static void progress_end(struct progress *p)
 
 /* ---- c / d ---- */
 
+/* The temporary output being written, for the signal handler: the one
+ * piece of global state in the command, because a handler has no other
+ * way to learn it.  Set before the handler can need it, cleared after the
+ * rename. */
+static char g_tmp_path[PATH_MAX];
+static volatile sig_atomic_t g_tmp_live;
+
+static void on_signal(int sig)
+{
+    if (g_tmp_live)
+        unlink(g_tmp_path);          /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        signal(sigs[i], on_signal);
+}
+
 static int exit_for(int err)
 {
     switch (err) {
@@ -245,7 +269,11 @@ static int cmd_code(int decode, const char *in, const char *out, struct opts *o)
                 close(in_fd);
             return EXIT_USAGE;
         }
-        out_fd = mkstemp(tmp);
+        memcpy(g_tmp_path, tmp, sizeof tmp);
+        catch_signals();
+        out_fd = mkstemp(g_tmp_path);
+        memcpy(tmp, g_tmp_path, sizeof tmp);
+        g_tmp_live = out_fd >= 0;
         if (out_fd < 0) {
             fprintf(stderr, "fade: %s: %s\n", out, strerror(errno));
             if (in_fd)
@@ -291,6 +319,7 @@ static int cmd_code(int decode, const char *in, const char *out, struct opts *o)
         }
         if (status != EXIT_OK)
             unlink(tmp);
+        g_tmp_live = 0;
     }
     if (in_fd)
         close(in_fd);
@@ -329,7 +358,7 @@ static int memfd_of(const char *name, const void *data, size_t len)
     return fd;
 }
 
-static int bench_file(const char *path, struct opts *o)
+static int bench_file(const char *path, struct opts *o, double peak)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
@@ -405,9 +434,10 @@ static int bench_file(const char *path, struct opts *o)
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         double ratio = cs.out_bytes ? (double)n / (double)cs.out_bytes : 0;
-        printf("%-34s %10zu %10" PRIu64 " %7.3f %9.1f %9.1f %8.3f %5" PRIu64 "/%-5" PRIu64 " %s\n",
+        double gf = tc > 0 ? cs.flops / tc * 1e-9 : 0.0;
+        printf("%-34s %10zu %10" PRIu64 " %7.3f %9.1f %9.1f %8.3f %6.2f %5" PRIu64 "/%-5" PRIu64 " %s\n",
                base, n, cs.out_bytes, ratio, tc > 0 ? (double)n / 1000.0 / tc : 0.0,
-               td > 0 ? (double)n / 1000.0 / td : 0.0, tc > 0 ? cs.flops / tc * 1e-9 : 0.0,
+               td > 0 ? (double)n / 1000.0 / td : 0.0, gf, peak > 0 ? 100.0 * gf / peak : 0.0,
                cs.n_fade_blocks, cs.n_blocks, same ? "ok" : "MISMATCH");
         fflush(stdout);
     }
@@ -432,11 +462,16 @@ static int cmd_bench(char **files, int n_files, struct opts *o)
            fade_isa_name(o->fc.isa == FADE_ISA_AUTO ? fade_isa_best() : o->fc.isa));
     if (o->fc.n_streams)
         printf("# streams per block: %u\n", o->fc.n_streams);
-    printf("%-34s %10s %10s %7s %9s %9s %8s %11s %s\n", "# file", "bytes", "fade", "ratio",
-           "c KB/s", "d KB/s", "GFLOP/s", "fade/blks", "check");
+    /* The yardstick: this machine's FMA rate for the same ISA and thread
+     * count, measured now (an idle machine gives the true peak). */
+    double peak = 0;
+    if (fade_peak_gflops(o->fc.isa, threads, 0.3, &peak) == 0)
+        printf("# FMA peak measured: %.1f GFLOP/s (%u threads)\n", peak, threads);
+    printf("%-34s %10s %10s %7s %9s %9s %8s %6s %11s %s\n", "# file", "bytes", "fade", "ratio",
+           "c KB/s", "d KB/s", "GFLOP/s", "%peak", "fade/blks", "check");
     int worst = EXIT_OK;
     for (int i = 0; i < n_files; i++) {
-        int s = bench_file(files[i], o);
+        int s = bench_file(files[i], o, peak);
         if (s > worst)
             worst = s;
     }

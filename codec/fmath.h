@@ -24,9 +24,7 @@
 
 #include <stdint.h>
 #include <math.h>       /* sqrtf, fmaf: correctly rounded, allowed */
-#ifndef __CUDACC__
 #include <string.h>
-#endif
 
 #ifdef __CUDACC__
 #define FM_FN static inline __host__ __device__
@@ -37,7 +35,7 @@
 /* ---- exact bit access ---- */
 FM_FN uint32_t fm_bits(float x)
 {
-#ifdef __CUDACC__
+#ifdef __CUDA_ARCH__            /* nvcc's device pass; its host pass uses memcpy */
     return (uint32_t)__float_as_uint(x);
 #else
     uint32_t u;
@@ -48,7 +46,7 @@ FM_FN uint32_t fm_bits(float x)
 
 FM_FN float fm_from_bits(uint32_t u)
 {
-#ifdef __CUDACC__
+#ifdef __CUDA_ARCH__
     return __uint_as_float(u);
 #else
     float x;

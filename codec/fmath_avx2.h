@@ -129,16 +129,20 @@ static inline __m256 fmv_phi(__m256 x)
     /* fm_erf(t) operands */
     __m256 neg = _mm256_cmp_ps(t, _mm256_setzero_ps(), _CMP_LT_OQ);
     __m256 a = _mm256_blendv_ps(t, fmv_neg(t), neg);
-    __m256 ha = _mm256_mul_ps(a, a);
-    __m256 la = _mm256_fmsub_ps(a, a, ha);
-    __m256 wa = _mm256_div_ps(FMV_S(1.0f), a);
-    /* tail operands: t*t = x*x/2 split exactly */
-    __m256 hx = _mm256_mul_ps(x, x);
-    __m256 lx = _mm256_fmsub_ps(x, x, hx);
-    __m256 wx = _mm256_div_ps(FMV_S(-1.41421356237f), x);
-    __m256 ec = fmv_erfc_core(_mm256_blendv_ps(wa, wx, tail),
-                              _mm256_blendv_ps(ha, _mm256_mul_ps(FMV_S(0.5f), hx), tail),
-                              _mm256_blendv_ps(la, _mm256_mul_ps(FMV_S(0.5f), lx), tail));
+    /* when every lane has |t| < 1 (or NaN) no lane uses erfc: skip it */
+    __m256 ec = _mm256_setzero_ps();
+    if (_mm256_movemask_ps(_mm256_cmp_ps(a, FMV_S(1.0f), _CMP_GE_OQ))) {
+        __m256 ha = _mm256_mul_ps(a, a);
+        __m256 la = _mm256_fmsub_ps(a, a, ha);
+        __m256 wa = _mm256_div_ps(FMV_S(1.0f), a);
+        /* tail operands: t*t = x*x/2 split exactly */
+        __m256 hx = _mm256_mul_ps(x, x);
+        __m256 lx = _mm256_fmsub_ps(x, x, hx);
+        __m256 wx = _mm256_div_ps(FMV_S(-1.41421356237f), x);
+        ec = fmv_erfc_core(_mm256_blendv_ps(wa, wx, tail),
+                           _mm256_blendv_ps(ha, _mm256_mul_ps(FMV_S(0.5f), hx), tail),
+                           _mm256_blendv_ps(la, _mm256_mul_ps(FMV_S(0.5f), lx), tail));
+    }
     /* t <= -1: 0.5 * erfc, or 0 below -10.5 */
     __m256 y_tail = _mm256_mul_ps(FMV_S(0.5f), ec);
     y_tail = _mm256_blendv_ps(y_tail, _mm256_setzero_ps(),

@@ -7,8 +7,8 @@
 #define KS(name) ks_avx512_##name
 #define VT __m512
 #define VL 16
-/* 6 rows x 4 vectors: 24 accumulators + 4 row vectors of the 32 zmm
- * registers; the broadcast is folded into the FMA's memory operand. */
+/* 6 rows x 4 vectors: 24 accumulators + 4 row vectors + 1 broadcast of
+ * the 32 zmm registers; per reduction step 24 FMAs against 10 loads. */
 #define KS_MR 6
 #define KS_NV 4
 #define KS_MASK_FREE 1

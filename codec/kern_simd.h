@@ -128,15 +128,6 @@ struct KS(gemm) {
 #ifndef KS_MC
 #define KS_MC (KS_MR * 32)
 #endif
-/* Transposed A (linear_bwd_w reads X down its columns): the A block
- * (KS_MCT x KS_KC) is packed once per row chunk and reduction slice and
- * reused by every panel of a column group of KS_NCG columns. */
-#ifndef KS_MCT
-#define KS_MCT (KS_MR * 16)
-#endif
-#ifndef KS_NCG
-#define KS_NCG 512
-#endif
 /* Below this many rows in a chunk, packing B costs more than it saves. */
 #ifndef KS_PACK_MIN_ROWS
 #define KS_PACK_MIN_ROWS 16
@@ -231,68 +222,16 @@ static void KS(gemm_region)(const struct KS(gemm) *g, size_t i0, size_t i1,
     }
 }
 
-/* gemm_region for a transposed A (a_rs == 1): column group, row chunk,
- * reduction slice (pack A), panel (pack B), row block. */
-static void KS(gemm_region_ta)(const struct KS(gemm) *g, size_t i0, size_t i1,
-                               size_t j0, size_t j1)
-{
-    float panel[KS_KC * KS_NR] __attribute__((aligned(64)));
-    float apack[KS_MCT * KS_KC] __attribute__((aligned(64)));
-    for (size_t jg = j0; jg < j1; jg += KS_NCG) {
-        const size_t jge = j1 - jg < KS_NCG ? j1 : jg + KS_NCG;
-        for (size_t ic = i0; ic < i1; ic += KS_MCT) {
-            const size_t ie = i1 - ic < KS_MCT ? i1 : ic + KS_MCT;
-            size_t r0 = 0;
-            do {
-                const size_t kc = g->R - r0 < KS_KC ? g->R - r0 : KS_KC;
-                const int init = r0 == 0 ? g->init : KS_INIT_LOAD;
-                for (size_t i = 0; i < ie - ic; i += KS_MR) {
-                    const size_t m = ie - ic - i < KS_MR ? ie - ic - i : KS_MR;
-                    float *dst = apack + i * kc;
-                    const float *src = g->A + r0 * g->a_cs + ic + i;
-                    for (size_t r = 0; r < kc; r++)
-                        for (size_t ii = 0; ii < m; ii++)
-                            dst[r * KS_MR + ii] = src[r * g->a_cs + ii];
-                }
-                for (size_t j = jg; j < jge; j += KS_NR) {
-                    const size_t nval = jge - j < KS_NR ? jge - j : KS_NR;
-                    const int nv = (int)((nval + VL - 1) / VL);
-                    const ks_mask lm = KS_MASK((int)(nval - (size_t)(nv - 1) * VL));
-                    const int part = KS_MASK_FREE || nval % VL != 0;
-                    KS(pack)(g, r0, kc, j, nval, panel);
-                    for (size_t i = ic; i < ie; i += KS_MR) {
-                        const int mr = (int)(ie - i < KS_MR ? ie - i : KS_MR);
-                        KS(block)(mr, nv, lm, part, kc, apack + (i - ic) * kc, 1, KS_MR,
-                                  panel, KS_NR, g->C + i * g->ldc + j, g->ldc, init, NULL);
-                    }
-                }
-                r0 += kc;
-            } while (r0 < g->R);
-        }
-    }
-}
-
-static void KS(gemm_any)(const struct KS(gemm) *g, size_t i0, size_t i1,
-                         size_t j0, size_t j1)
-{
-#ifndef KS_NO_TA
-    if (g->a_rs == 1 && g->a_cs != 1 && i1 - i0 >= KS_PACK_MIN_ROWS)
-        KS(gemm_region_ta)(g, i0, i1, j0, j1);
-    else
-#endif
-        KS(gemm_region)(g, i0, i1, j0, j1);
-}
-
 static void KS(gemm_job)(void *arg, size_t begin, size_t end, unsigned tid)
 {
     (void)tid;
     const struct KS(gemm) *g = arg;
     if (g->split_rows) {
         const size_t i1 = end * KS_MR < g->M ? end * KS_MR : g->M;
-        KS(gemm_any)(g, begin * KS_MR, i1, 0, g->NC);
+        KS(gemm_region)(g, begin * KS_MR, i1, 0, g->NC);
     } else {
         const size_t j1 = end * g->col_item < g->NC ? end * g->col_item : g->NC;
-        KS(gemm_any)(g, 0, g->M, begin * g->col_item, j1);
+        KS(gemm_region)(g, 0, g->M, begin * g->col_item, j1);
     }
 }
 
@@ -307,7 +246,7 @@ static void KS(gemm_run)(struct fade_pool *pool, struct KS(gemm) *g)
         return;
     const size_t nt = pool_n_threads(pool);
     if (nt == 1 || g->M * g->NC * (g->R ? g->R : 1) < KS_PAR_MIN_FMAS) {
-        KS(gemm_any)(g, 0, g->M, 0, g->NC);
+        KS(gemm_region)(g, 0, g->M, 0, g->NC);
         return;
     }
     /* Threads claim whole column panels when there are enough of them, so

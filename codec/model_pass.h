@@ -25,234 +25,7 @@
 #include "codec/fmath.h"
 #include "codec/model_int.h"
 #include "codec/pool.h"
-
-#define MDL_LN_EPS  1e-5f
-
-#if defined(__AVX2__) && defined(__FMA__)
-#include "codec/fmath_avx2.h"
-#define MDL_VEC 1       /* eight lanes at a time, same bits (fmath_avx2.h) */
-#endif
-
-/* Elementwise fmath over arrays.  Lanes hold different elements, so the
- * vector loop and the scalar tail give each element fmath.h's bits. */
-
-/* y[i] = gelu(x[i]) = x[i] * phi[i], phi[i] = fm_phi(x[i]) kept for the
- * backward pass */
-static void gelu_arr(size_t n, const float *x, float *phi, float *y)
-{
-    size_t i = 0;
-#ifdef MDL_VEC
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i), p = fmv_phi(v);
-        _mm256_storeu_ps(phi + i, p);
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, p));
-    }
-#endif
-    for (; i < n; i++) {
-        float p = fm_phi(x[i]);
-        phi[i] = p;
-        y[i] = x[i] * p;
-    }
-}
-
-/* dx[i] = dy[i] * gelu'(x[i]) from the kept phi (dx may be dy) */
-static void gelu_grad_arr(size_t n, const float *x, const float *phi, const float *dy,
-                          float *dx)
-{
-    size_t i = 0;
-#ifdef MDL_VEC
-    for (; i + 8 <= n; i += 8) {
-        __m256 g = fmv_gelu_grad_phi(_mm256_loadu_ps(x + i), _mm256_loadu_ps(phi + i));
-        _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), g));
-    }
-#endif
-    for (; i < n; i++)
-        dx[i] = dy[i] * fm_gelu_grad_phi(x[i], phi[i]);
-}
-
-/* y[i] = sigmoid(x[i]) (y may be x) */
-static void sigmoid_arr(size_t n, const float *x, float *y)
-{
-    size_t i = 0;
-#ifdef MDL_VEC
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, fmv_sigmoid(_mm256_loadu_ps(x + i)));
-#endif
-    for (; i < n; i++)
-        y[i] = fm_sigmoid(x[i]);
-}
-
-/* y[i] = exp(x[i]) (y may be x) */
-static void exp_arr(size_t n, const float *x, float *y)
-{
-    size_t i = 0;
-#ifdef MDL_VEC
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, fmv_exp(_mm256_loadu_ps(x + i)));
-#endif
-    for (; i < n; i++)
-        y[i] = fm_exp(x[i]);
-}
-
-void MDL_PASS(mdl_vec_apply)(int fn, size_t n, const float *x, float *y)
-{
-    switch (fn) {
-    case MDL_VEC_EXP:
-        exp_arr(n, x, y);
-        break;
-    case MDL_VEC_GELU:
-    case MDL_VEC_PHI:
-    case MDL_VEC_GELU_GRAD:
-        for (size_t i = 0; i < n; i += 64) {
-            float phi[64], g[64], one[64];
-            size_t c = n - i < 64 ? n - i : 64;
-            gelu_arr(c, x + i, phi, g);
-            if (fn == MDL_VEC_GELU)
-                memcpy(y + i, g, c * sizeof(float));
-            else if (fn == MDL_VEC_PHI)
-                memcpy(y + i, phi, c * sizeof(float));
-            else {
-                for (size_t j = 0; j < c; j++)
-                    one[j] = 1.0f;
-                gelu_grad_arr(c, x + i, phi, one, y + i);
-            }
-        }
-        break;
-    default:
-        sigmoid_arr(n, x, y);
-        break;
-    }
-}
-
-/* Row reductions run RB rows side by side: each row's sum still runs in
- * its own ascending order (the bits do not change), but RB independent
- * chains hide the latency of the adds. */
-#define RB 8
-
-/* LayerNorm over rows of width M (PyTorch semantics, biased variance):
- *   mean = (sum_i x[i], from 0, ascending, adds) / M
- *   var  = (sum_i d*d via fmaf, d = x[i] - mean, from 0, ascending) / M
- *   rstd = 1 / sqrtf(var + eps)
- *   xhat = (x[i] - mean) * rstd;  y = fmaf(xhat, w[i], b[i]).
- * nb <= RB rows at x (row stride M). */
-static void ln_fwd_rows(size_t nb, size_t M, const float *x, const float *w, const float *b,
-                        float *xhat, float *rstd, float *y)
-{
-    const float fm = (float)M;
-    float sum[RB], mean[RB], sq[RB];
-    for (size_t q = 0; q < nb; q++)
-        sum[q] = 0.0f;
-    for (size_t i = 0; i < M; i++)
-        for (size_t q = 0; q < nb; q++)
-            sum[q] = sum[q] + x[q * M + i];
-    for (size_t q = 0; q < nb; q++) {
-        mean[q] = sum[q] / fm;
-        sq[q] = 0.0f;
-    }
-    for (size_t i = 0; i < M; i++)
-        for (size_t q = 0; q < nb; q++) {
-            float d = x[q * M + i] - mean[q];
-            sq[q] = fmaf(d, d, sq[q]);
-        }
-    for (size_t q = 0; q < nb; q++) {
-        float rs = fm_rsqrt(sq[q] / fm + MDL_LN_EPS);
-        rstd[q] = rs;
-        const float *xr = x + q * M;
-        float *xh = xhat + q * M, *yr = y + q * M;
-        for (size_t i = 0; i < M; i++) {
-            float v = (xr[i] - mean[q]) * rs;
-            xh[i] = v;
-            yr[i] = fmaf(v, w[i], b[i]);
-        }
-    }
-}
-
-void MDL_PASS(mdl_ln_fwd)(size_t rows, size_t M, const float *x, const float *w,
-                          const float *b, float *xhat, float *rstd, float *y)
-{
-    size_t r = 0;
-    /* full blocks with a constant count, so the chains live in registers */
-    for (; r + RB <= rows; r += RB)
-        ln_fwd_rows(RB, M, x + r * M, w, b, xhat + r * M, rstd + r, y + r * M);
-    if (r < rows)
-        ln_fwd_rows(rows - r, M, x + r * M, w, b, xhat + r * M, rstd + r, y + r * M);
-}
-
-/* Softmax of a row of V logits: mx = max (first of equals), ex = exp(l -
- * mx), sum from 0 ascending, p = ex / sum. */
-static void softmax_row(const float *l, float *p)
-{
-    float mx = l[0];
-    for (size_t s = 1; s < MDL_V; s++)
-        if (l[s] > mx)
-            mx = l[s];
-    for (size_t s = 0; s < MDL_V; s++)
-        p[s] = l[s] - mx;
-    exp_arr(MDL_V, p, p);
-    float sum = 0.0f;
-    for (size_t s = 0; s < MDL_V; s++)
-        sum = sum + p[s];
-    for (size_t s = 0; s < MDL_V; s++)
-        p[s] = p[s] / sum;
-}
-
-/* Backward of mdl_ln_fwd over `rows` rows of width M:
- *   dw[i] = sum_r fmaf(dy, xhat), db[i] = sum_r dy   (r ascending, from 0)
- *   per row: gi = dy[i] * w[i]; sg = sum gi (adds), sgx = sum fmaf(gi, xhat)
- *            (i ascending, from 0); mg = sg / M; mgx = sgx / M;
- *            dx[i] = rstd * ((gi - mg) - xhat[i] * mgx). */
-static void ln_bwd_rows(size_t nb, size_t M, const float *dy, const float *xhat,
-                        const float *rstd, const float *w, float *dx)
-{
-    const float fm = (float)M;
-    float sg[RB], sgx[RB];
-    for (size_t q = 0; q < nb; q++) {
-        sg[q] = 0.0f;
-        sgx[q] = 0.0f;
-    }
-    for (size_t i = 0; i < M; i++)
-        for (size_t q = 0; q < nb; q++) {
-            float gi = dy[q * M + i] * w[i];
-            sg[q] = sg[q] + gi;
-            sgx[q] = fmaf(gi, xhat[q * M + i], sgx[q]);
-        }
-    for (size_t q = 0; q < nb; q++) {
-        const float mg = sg[q] / fm, mgx = sgx[q] / fm, rs = rstd[q];
-        const float *d = dy + q * M, *xh = xhat + q * M;
-        float *o = dx + q * M;
-        for (size_t i = 0; i < M; i++) {
-            float gi = d[i] * w[i];
-            o[i] = rs * ((gi - mg) - xh[i] * mgx);
-        }
-    }
-}
-
-/* Gradient of a scalar skip scale over N rows of width M: per row
- * sum_i fmaf(a, b) from 0, i ascending; then the row sums added from 0,
- * rows ascending.  (Two levels, so that rows can run side by side here,
- * and in parallel on a GPU.) */
-static float rows_dot(size_t N, size_t M, const float *a, const float *b)
-{
-    float tot = 0.0f;
-    size_t r = 0;
-    for (; r + RB <= N; r += RB) {
-        float acc[RB];
-        for (size_t q = 0; q < RB; q++)
-            acc[q] = 0.0f;
-        for (size_t i = 0; i < M; i++)
-            for (size_t q = 0; q < RB; q++)
-                acc[q] = fmaf(a[(r + q) * M + i], b[(r + q) * M + i], acc[q]);
-        for (size_t q = 0; q < RB; q++)
-            tot = tot + acc[q];
-    }
-    for (; r < N; r++) {
-        float acc = 0.0f;
-        for (size_t i = 0; i < M; i++)
-            acc = fmaf(a[r * M + i], b[r * M + i], acc);
-        tot = tot + acc;
-    }
-    return tot;
-}
+#include "codec/model_rows.h"
 
 /* cdu[r] = cdn[r] @ U_n (n = r/2) for coarse rows r0..r1-1:
  * cdu[r][j] = sum_i fmaf(cdn[r][i], U[i][j]) from 0, i ascending (i outer
@@ -311,6 +84,29 @@ static void u_bwd_streams(struct mdl *m, size_t n0, size_t n1)
                 gU[i * H + j] = acc;
             }
         }
+#ifdef MDL_VEC
+        if (H % 8 == 0) {
+            /* lanes = outputs i0..i0+7 of both branch rows; an 8x8 tile of
+             * U is transposed in registers so that column j is one vector,
+             * and each output's chain still runs j ascending from 0 */
+            const float *da = m->ddu + 2 * n * H, *db = da + H;
+            float *oa = m->ddn + 2 * n * H, *ob = oa + H;
+            for (size_t i0 = 0; i0 < H; i0 += 8) {
+                __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
+                for (size_t j0 = 0; j0 < H; j0 += 8) {
+                    __m256 col[8];
+                    transpose8(U + i0 * H + j0, H, col);
+                    for (size_t q = 0; q < 8; q++) {
+                        acc_a = _mm256_fmadd_ps(_mm256_set1_ps(da[j0 + q]), col[q], acc_a);
+                        acc_b = _mm256_fmadd_ps(_mm256_set1_ps(db[j0 + q]), col[q], acc_b);
+                    }
+                }
+                _mm256_storeu_ps(oa + i0, acc_a);
+                _mm256_storeu_ps(ob + i0, acc_b);
+            }
+            continue;
+        }
+#endif
         for (size_t b = 0; b < 2; b++) {
             const float *d = m->ddu + (2 * n + b) * H;
             float *o = m->ddn + (2 * n + b) * H;
@@ -564,7 +360,7 @@ void MDL_PASS(mdl_forward)(struct mdl *m, uint32_t N, int append)
 
     /* s = LayerNorm(TD)(e), the "skip" features */
     par_ln_fwd(m, N, TD, m->e, mdl_par(m, w, P_LN0_W), mdl_par(m, w, P_LN0_B),
-                         m->x0hat, m->r0, m->s);
+               m->x0hat, m->r0, m->s);
 
     /* global cache: drop the oldest L features, append
      * gelu(main) * gate of GeGLU_last(newest position of s) */
@@ -590,11 +386,9 @@ void MDL_PASS(mdl_forward)(struct mdl *m, uint32_t N, int append)
 
     /* local = gelu(conv3(LayerNorm(D)(e) per position)) */
     par_ln_fwd(m, (size_t)N * T, D, m->e, mdl_par(m, w, P_LL_W),
-                         mdl_par(m, w, P_LL_B), m->lhat, m->lr, m->lu);
-    {
-        par_rows(m, N, 4, JOB_CONV_FWD);
-        par_gelu(m, (size_t)N * TD, m->lpre, m->lphi, m->loc);
-    }
+               mdl_par(m, w, P_LL_B), m->lhat, m->lr, m->lu);
+    par_rows(m, N, 4, JOB_CONV_FWD);
+    par_gelu(m, (size_t)N * TD, m->lpre, m->lphi, m->loc);
 
     /* fusion: a = sigmoid(Linear(s)); h = a*glob + (1-a)*loc written as
      * fmaf(a, glob - loc, loc) */
@@ -606,10 +400,10 @@ void MDL_PASS(mdl_forward)(struct mdl *m, uint32_t N, int append)
 
     /* coarse refinement on R = 2N rows of width C */
     par_ln_fwd(m, R, C, m->h, mdl_par(m, w, P_CLN_W), mdl_par(m, w, P_CLN_B),
-                         m->chat, m->cr, m->ck);
+               m->chat, m->cr, m->ck);
     k->linear_fwd(pool, R, C, H, m->ck, C, mdl_par(m, w, P_CDOWN_W),
                   mdl_par(m, w, P_CDOWN_B), m->cdn, H);
-    par_rows(m, R, 8, JOB_U_FWD);
+    par_rows(m, R, 8, JOB_U_FWD);              /* cdu = cdn @ U_n */
     k->linear_fwd(pool, R, H, C, m->cdu, H, mdl_par(m, w, P_CUP_W),
                   mdl_par(m, w, P_CUP_B), m->cup, C);
     k->linear_fwd(pool, R, C, C, m->ck, C, mdl_par(m, w, P_CGATE_W),
@@ -629,14 +423,14 @@ void MDL_PASS(mdl_forward)(struct mdl *m, uint32_t N, int append)
 
     /* fine refinement */
     par_ln_fwd(m, N, TD, m->cout, mdl_par(m, w, P_FLN1_W), mdl_par(m, w, P_FLN1_B),
-                         m->f1hat, m->f1r, m->n1);
+               m->f1hat, m->f1r, m->n1);
     k->linear_fwd(pool, N, TD, 2 * F, m->n1, TD, mdl_par(m, w, P_FGLU_W),
                   mdl_par(m, w, P_FGLU_B), m->zz, 2 * F);
     par_rows(m, N, 1, JOB_GLU_FWD);
     k->linear_fwd(pool, N, F, TD, m->z, F, mdl_par(m, w, P_FOUT_W),
                   mdl_par(m, w, P_FOUT_B), m->z2, TD);
     par_ln_fwd(m, N, TD, m->z2, mdl_par(m, w, P_FLN2_W), mdl_par(m, w, P_FLN2_B),
-                         m->f2hat, m->f2r, m->z3);
+               m->f2hat, m->f2r, m->z3);
     const float fskip = *mdl_par(m, w, P_FSKIP);
     par_gelu(m, (size_t)N * TD, m->z3, m->fphi, m->fo);
     for (size_t i = 0; i < (size_t)N * TD; i++)
@@ -677,7 +471,7 @@ void MDL_PASS(mdl_backward)(struct mdl *m, uint32_t N, const uint8_t *sym)
     for (size_t i = 0; i < NTD; i++)
         m->dn1[i] = fskip * m->dfo[i];
     par_ln_bwd(m, N, TD, m->dz3, m->f2hat, m->f2r, mdl_par(m, w, P_FLN2_W), m->dz2,
-           mdl_par(m, g, P_FLN2_W), mdl_par(m, g, P_FLN2_B));
+               mdl_par(m, g, P_FLN2_W), mdl_par(m, g, P_FLN2_B));
 
     /* fine out Linear F -> TD */
     k->linear_bwd_w(pool, N, F, TD, m->z, F, m->dz2, TD, mdl_par(m, g, P_FOUT_W),
@@ -692,7 +486,7 @@ void MDL_PASS(mdl_backward)(struct mdl *m, uint32_t N, const uint8_t *sym)
     k->linear_bwd_x(pool, N, TD, 2 * F, m->dzz, 2 * F, mdl_par(m, w, P_FGLU_W), m->dn1, TD,
                     1, sc);
     par_ln_bwd(m, N, TD, m->dn1, m->f1hat, m->f1r, mdl_par(m, w, P_FLN1_W), m->dc,
-           mdl_par(m, g, P_FLN1_W), mdl_par(m, g, P_FLN1_B));
+               mdl_par(m, g, P_FLN1_W), mdl_par(m, g, P_FLN1_B));
 
     /* coarse: cout = fmaf(cskip, k, up * sigmoid(cg) + bias_n) */
     const float cskip = *mdl_par(m, w, P_CSKIP);
@@ -714,12 +508,12 @@ void MDL_PASS(mdl_backward)(struct mdl *m, uint32_t N, const uint8_t *sym)
     k->linear_bwd_w(pool, R, H, C, m->cdu, H, m->dcup, C, mdl_par(m, g, P_CUP_W),
                     mdl_par(m, g, P_CUP_B), 0);
     k->linear_bwd_x(pool, R, H, C, m->dcup, C, mdl_par(m, w, P_CUP_W), m->ddu, H, 0, sc);
-    par_rows(m, N, 4, JOB_U_BWD);
+    par_rows(m, N, 4, JOB_U_BWD);              /* dU_n and ddn (u_bwd_streams) */
     k->linear_bwd_w(pool, R, C, H, m->ck, C, m->ddn, H, mdl_par(m, g, P_CDOWN_W),
                     mdl_par(m, g, P_CDOWN_B), 0);
     k->linear_bwd_x(pool, R, C, H, m->ddn, H, mdl_par(m, w, P_CDOWN_W), m->dck, C, 1, sc);
     par_ln_bwd(m, R, C, m->dck, m->chat, m->cr, mdl_par(m, w, P_CLN_W), m->dh,
-           mdl_par(m, g, P_CLN_W), mdl_par(m, g, P_CLN_B));
+               mdl_par(m, g, P_CLN_W), mdl_par(m, g, P_CLN_B));
 
     /* fusion: h = fmaf(a, glob - loc, loc), a = sigmoid(gate pre-act) */
     for (size_t i = 0; i < NTD; i++) {
@@ -742,7 +536,7 @@ void MDL_PASS(mdl_backward)(struct mdl *m, uint32_t N, const uint8_t *sym)
     k->linear_bwd_w(pool, N, G, TD, m->cache, G, m->dglob, TD, mdl_par(m, g, P_GOUT_W),
                     mdl_par(m, g, P_GOUT_B), 0);
     par_ln_bwd(m, N, TD, m->ds, m->x0hat, m->r0, mdl_par(m, w, P_LN0_W), m->de,
-           mdl_par(m, g, P_LN0_W), mdl_par(m, g, P_LN0_B));
+               mdl_par(m, g, P_LN0_W), mdl_par(m, g, P_LN0_B));
 
     /* local: loc = gelu(conv3(u)), u = LayerNorm(D)(e) per position */
     par_gelu_grad(m, NTD, m->lpre, m->lphi, m->dloc, m->dpre);
@@ -782,7 +576,7 @@ void MDL_PASS(mdl_backward)(struct mdl *m, uint32_t N, const uint8_t *sym)
         }
     }
     par_ln_bwd(m, (size_t)N * T, D, m->du, m->lhat, m->lr, mdl_par(m, w, P_LL_W), m->de2,
-           mdl_par(m, g, P_LL_W), mdl_par(m, g, P_LL_B));
+               mdl_par(m, g, P_LL_W), mdl_par(m, g, P_LL_B));
 
     /* e feeds both LN0 and the local stream: de = de(LN0) + de(local);
      * the embedding gradient is the scatter-add over (n, t) ascending */

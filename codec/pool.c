@@ -19,7 +19,7 @@
 #include "codec/pool.h"
 
 #define POOL_MAX_THREADS 256
-#define POOL_SPIN        2000   /* polls (with pause) before sleeping */
+#define POOL_SPIN        1000   /* polls with pause (~40-80 us) before sleeping */
 #define POOL_IDX_BITS    32     /* claim word: generation above, piece below */
 #define POOL_IDX_MASK    ((UINT64_C(1) << POOL_IDX_BITS) - 1)
 
@@ -230,7 +230,7 @@ void pool_parallel_for(struct fade_pool *p, size_t n, size_t grain, pool_fn fn,
 
     pool_work(p, gen, fn, arg, n, grain, pieces, 0);
 
-    for (int i = 0; i < POOL_SPIN * 8 &&
+    for (int i = 0; i < POOL_SPIN &&
                     atomic_load_explicit(&p->done, memory_order_acquire) != pieces; i++)
         pool_cpu_relax();
     if (atomic_load_explicit(&p->done, memory_order_acquire) != pieces) {

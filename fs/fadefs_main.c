@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -224,6 +225,10 @@ int main(int argc, char *argv[])
     char *store_abs = NULL, *fsname = NULL;
     int ret = 2, wfd = -1;
 
+    /* Block buffers (256 KiB by default) come and go at a high rate; served
+     * by mmap each one would page-fault afresh.  Keep them in the heap. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     if (fuse_opt_parse(&args, &mo, main_spec, main_proc) != 0)
         goto out_args;
     if (fuse_parse_cmdline(&args, &co) != 0) {

@@ -85,6 +85,10 @@ int  fs_cache_read(struct fs_cache *c, uint64_t ino, uint64_t blkno,
  * block is not cached, so this cannot fail. */
 void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
                   const void *data, uint32_t len);
+/* Like fs_cache_put but takes ownership of data (a malloc'd buffer of cap
+ * bytes, len of them valid): no copy.  data is freed if not kept. */
+void fs_cache_adopt(struct fs_cache *c, uint64_t ino, uint64_t blkno,
+                    uint8_t *data, uint32_t len, uint32_t cap);
 void fs_cache_drop(struct fs_cache *c, uint64_t ino, uint64_t blkno);
 /* Drops every block of ino with blkno >= first. */
 void fs_cache_drop_from(struct fs_cache *c, uint64_t ino, uint64_t first);
@@ -147,6 +151,9 @@ struct fs_inode {
     uint64_t nlookup;             /* kernel lookup count */
     uint32_t nopen;               /* open file handles */
     uint32_t refs;                /* ops currently using this struct */
+    int      alloc_valid;         /* alloc below is current */
+    uint32_t alloc_gen;           /* bumped when the stored blocks change */
+    uint64_t alloc;               /* stored payload bytes (st_blocks) */
     /* Protected by rw (read for readers, write for changers): */
     pthread_rwlock_t rw;
     int      is_reg;              /* fixed: regular file */
@@ -241,6 +248,9 @@ int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int durable);
  * directions) with mtime/ctime = now; fills *out (may be NULL). */
 int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
                      struct idx_attr *out);
+/* Bytes a regular file of `size` occupies: stored payloads plus dirty
+ * buffers.  Takes in->rw itself: call with no inode lock held. */
+uint64_t fs_file_alloc(struct fs_ctx *fs, uint64_t ino, uint64_t size);
 /* Loads block blkno (committed content) into dst (bs bytes, zero-filled);
  * with in->rw held either way. */
 int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
@@ -255,7 +265,9 @@ const struct fuse_lowlevel_ops *fs_ops_table(void);
 /* ---------------- metadata jobs (fs_meta.c) ---------------- */
 struct fs_caller { uint32_t uid, gid; };
 void fs_now(struct timespec *ts);
-void fs_attr_to_stat(const struct fs_ctx *fs, const struct idx_attr *a,
+/* Fills st; st_blocks counts the payload bytes the file really has in the
+ * store plus its dirty buffers (fs_file_alloc). */
+void fs_attr_to_stat(struct fs_ctx *fs, const struct idx_attr *a,
                      struct stat *st);
 /* Stored attributes, with the in-memory size/times of a dirty open file. */
 int  fs_getattr(struct fs_ctx *fs, uint64_t ino, struct idx_attr *out);

@@ -20,7 +20,8 @@ struct fs_centry {
     struct fs_centry *prev, *next;    /* LRU list, head = most recent */
     uint64_t ino, blkno;
     uint32_t len;                     /* bytes of data; zeros beyond */
-    uint8_t data[];
+    uint32_t charge;                  /* bytes counted against the limit */
+    uint8_t *data;                    /* owned */
 };
 
 static size_t hash_key(uint64_t ino, uint64_t blkno)
@@ -78,8 +79,9 @@ static void remove_at(struct fs_cache *c, struct fs_centry **pp)
     struct fs_centry *e = *pp;
     *pp = e->hnext;
     lru_unlink(c, e);
-    c->bytes -= e->len + CENTRY_OVERHEAD;
+    c->bytes -= e->charge;
     c->n_entries--;
+    free(e->data);
     free(e);
 }
 
@@ -91,6 +93,7 @@ void fs_cache_fini(struct fs_cache *c)
         struct fs_centry *e = c->buckets[i];
         while (e) {
             struct fs_centry *n = e->hnext;
+            free(e->data);
             free(e);
             e = n;
         }
@@ -149,27 +152,19 @@ int fs_cache_read(struct fs_cache *c, uint64_t ino, uint64_t blkno,
     return 1;
 }
 
-void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
-                  const void *data, uint32_t len)
+/* Links e in (replacing an older entry of the same block) and evicts from
+ * the cold end until the limit holds again. */
+static void insert(struct fs_cache *c, struct fs_centry *e)
 {
-    if (c->limit == 0 || (uint64_t)len + CENTRY_OVERHEAD > c->limit)
-        return;
-    struct fs_centry *e = malloc(sizeof(*e) + len);
-    if (!e)
-        return;
-    e->ino = ino;
-    e->blkno = blkno;
-    e->len = len;
-    memcpy(e->data, data, len);
     pthread_mutex_lock(&c->lock);
-    struct fs_centry **pp = find_link(c, ino, blkno);
+    struct fs_centry **pp = find_link(c, e->ino, e->blkno);
     if (*pp)
         remove_at(c, pp);
-    size_t h = hash_key(ino, blkno) & (c->n_buckets - 1);
+    size_t h = hash_key(e->ino, e->blkno) & (c->n_buckets - 1);
     e->hnext = c->buckets[h];
     c->buckets[h] = e;
     lru_push_front(c, e);
-    c->bytes += len + CENTRY_OVERHEAD;
+    c->bytes += e->charge;
     c->n_entries++;
     while (c->bytes > c->limit && c->lru_tail && c->lru_tail != e) {
         struct fs_centry *old = c->lru_tail;
@@ -177,6 +172,39 @@ void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
     }
     maybe_grow(c);
     pthread_mutex_unlock(&c->lock);
+}
+
+void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
+                  const void *data, uint32_t len)
+{
+    if ((uint64_t)len + CENTRY_OVERHEAD > c->limit)
+        return;
+    struct fs_centry *e = malloc(sizeof(*e));
+    uint8_t *d = malloc(len ? len : 1);
+    if (!e || !d) {
+        free(e);
+        free(d);
+        return;
+    }
+    memcpy(d, data, len);
+    *e = (struct fs_centry){ .ino = ino, .blkno = blkno, .len = len,
+                             .charge = len + CENTRY_OVERHEAD, .data = d };
+    insert(c, e);
+}
+
+void fs_cache_adopt(struct fs_cache *c, uint64_t ino, uint64_t blkno,
+                    uint8_t *data, uint32_t len, uint32_t cap)
+{
+    struct fs_centry *e = NULL;
+    if ((uint64_t)cap + CENTRY_OVERHEAD > c->limit ||
+        !(e = malloc(sizeof(*e)))) {
+        free(data);
+        fs_cache_drop(c, ino, blkno);
+        return;
+    }
+    *e = (struct fs_centry){ .ino = ino, .blkno = blkno, .len = len,
+                             .charge = cap + CENTRY_OVERHEAD, .data = data };
+    insert(c, e);
 }
 
 void fs_cache_drop(struct fs_cache *c, uint64_t ino, uint64_t blkno)

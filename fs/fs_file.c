@@ -110,6 +110,64 @@ int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
     return 0;
 }
 
+/* Without a per-file sum in the store API, the rows are probed one by one;
+ * past this many blocks the file is reported as fully allocated instead.
+ * The result is kept in the in-memory inode until the next commit. */
+#define FS_ALLOC_PROBE_MAX 65536u
+
+static void alloc_forget(struct fs_ctx *fs, struct fs_inode *in)
+{
+    pthread_mutex_lock(&fs->itab.lock);
+    in->alloc_valid = 0;
+    in->alloc_gen++;
+    pthread_mutex_unlock(&fs->itab.lock);
+}
+
+uint64_t fs_file_alloc(struct fs_ctx *fs, uint64_t ino, uint64_t size)
+{
+    uint64_t n_blk = size / fs->bs + (size % fs->bs != 0);
+    struct fs_inode *in = fs_inode_find(fs, ino);
+    uint64_t dirty = 0, used = 0;
+    uint32_t gen = 0;
+    int have = 0;
+    if (in) {
+        pthread_rwlock_rdlock(&in->rw);
+        dirty = (uint64_t)in->n_dirty * fs->bs;
+        pthread_rwlock_unlock(&in->rw);
+        pthread_mutex_lock(&fs->itab.lock);
+        have = in->alloc_valid;
+        used = in->alloc;
+        gen = in->alloc_gen;
+        pthread_mutex_unlock(&fs->itab.lock);
+    }
+    if (!have) {
+        struct fs_rd *r;
+        if (n_blk > FS_ALLOC_PROBE_MAX || fs_rd_take(fs, &r)) {
+            used = size;
+        } else {
+            used = 0;
+            for (uint64_t b = 0; b < n_blk; b++) {
+                struct idx_bloc loc;
+                if (idx_r_block_get(r->rd, ino, b, &loc) == 0)
+                    used += loc.len;
+            }
+            fs_rd_give(fs, r);
+            if (in) {
+                /* Not if a commit changed the blocks while we counted. */
+                pthread_mutex_lock(&fs->itab.lock);
+                if (gen == in->alloc_gen) {
+                    in->alloc = used;
+                    in->alloc_valid = 1;
+                }
+                pthread_mutex_unlock(&fs->itab.lock);
+            }
+        }
+    }
+    if (in)
+        fs_inode_put(fs, in, 0, 0);
+    return used + dirty;
+}
+
 ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
                      size_t n, uint64_t off)
 {
@@ -181,7 +239,9 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
             }
             uint64_t start = blkno * fs->bs;
             int e = 0;
-            if (start >= in->size || (boff == 0 && chunk == fs->bs))
+            if (boff == 0 && chunk == fs->bs)
+                ;                            /* all of it is overwritten below */
+            else if (start >= in->size)
                 memset(data, 0, fs->bs);     /* nothing stored to keep */
             else
                 e = fs_file_load_block(fs, in->ino, blkno, data);
@@ -361,12 +421,12 @@ int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int durable)
         uint64_t start = d->blkno * fs->bs;
         if (start < in->size) {
             uint64_t left = in->size - start;
-            fs_cache_put(&fs->cache, in->ino, d->blkno, d->data,
-                         left < fs->bs ? (uint32_t)left : fs->bs);
+            fs_cache_adopt(&fs->cache, in->ino, d->blkno, d->data,
+                           left < fs->bs ? (uint32_t)left : fs->bs, fs->bs);
         } else {
             fs_cache_drop(&fs->cache, in->ino, d->blkno);
+            free(d->data);
         }
-        free(d->data);
         free(d);
         d = next;
     }
@@ -374,6 +434,7 @@ int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int durable)
     in->n_dirty = 0;
     in->attr_dirty = 0;
     in->kill_priv = 0;
+    alloc_forget(fs, in);
     return 0;
 }
 
@@ -435,6 +496,7 @@ int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
     }
     free(data);
     in->size = size;
+    alloc_forget(fs, in);
     if (out) {
         struct fs_rd *r;
         e = fs_rd_take(fs, &r);

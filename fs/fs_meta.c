@@ -32,7 +32,7 @@ static void touch_c(struct idx_attr *a, const struct timespec *now)
     set_time(&a->ctime_sec, &a->ctime_nsec, now);
 }
 
-void fs_attr_to_stat(const struct fs_ctx *fs, const struct idx_attr *a,
+void fs_attr_to_stat(struct fs_ctx *fs, const struct idx_attr *a,
                      struct stat *st)
 {
     memset(st, 0, sizeof(*st));
@@ -44,9 +44,10 @@ void fs_attr_to_stat(const struct fs_ctx *fs, const struct idx_attr *a,
     st->st_rdev = a->rdev;
     st->st_size = (off_t)a->size;
     st->st_blksize = fs->bs;
-    /* Bytes the file could occupy; the store does not count a file's rows
-     * cheaply, so sparse files report their full size here. */
-    st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+    uint64_t used = a->size;
+    if (S_ISREG(a->mode) && a->size)
+        used = fs_file_alloc(fs, a->ino, a->size);
+    st->st_blocks = (blkcnt_t)((used + 511) / 512);
     st->st_atim.tv_sec = a->atime_sec;
     st->st_atim.tv_nsec = a->atime_nsec;
     st->st_mtim.tv_sec = a->mtime_sec;

@@ -330,9 +330,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     if ((fi->flags & O_TRUNC) && in->is_reg) {
+        /* Always, even at size 0: O_TRUNC moves mtime and ctime. */
         pthread_rwlock_wrlock(&in->rw);
-        if (in->size != 0 || in->n_dirty)
-            e = fs_file_truncate(fs, in, 0, NULL);
+        e = fs_file_truncate(fs, in, 0, NULL);
         pthread_rwlock_unlock(&in->rw);
     }
     if (!e)

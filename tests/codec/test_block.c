@@ -91,8 +91,8 @@ Test(block_fade, small_and_odd_sizes)
 
 Test(block_fade, many_streams_odd_split)
 {
-    /* 1001 bytes in 7 streams: 6 streams of 143 and ... the split rule
-     * gives the remainder to the first streams; also 13 and 64 streams. */
+    /* 1001 bytes in 1, 2, 7, 13 and 64 streams: even and uneven splits
+     * (the remainder goes to the first streams). */
     uint8_t src[1001];
     for (size_t i = 0; i < sizeof src; i++)
         src[i] = (uint8_t)(i * 7 % 13 + 'a');
@@ -305,4 +305,34 @@ Test(block_api, strerror_names_every_code)
         cr_assert_str_neq(fade_strerror(e), "unknown error", "code %d", e);
     cr_assert_str_eq(fade_strerror(1), "unknown error");
     cr_assert_str_eq(fade_version(), FADE_VERSION_STRING);
+}
+
+Test(block_api, default_stream_count_and_split)
+{
+    cr_assert_eq(blk_default_streams(0, 64), 1);
+    cr_assert_eq(blk_default_streams(100, 64), 1);
+    cr_assert_eq(blk_default_streams(BLK_STREAM_TARGET * 3 + 5, 64), 3);
+    cr_assert_eq(blk_default_streams((size_t)64 << 20, 64), 64);
+    cr_assert_eq(blk_default_streams((size_t)64 << 20, 100000), FADE_BLOCK_MAX_STREAMS);
+    /* Split: longer streams first, contiguous, covering everything. */
+    size_t at = 0;
+    for (uint32_t b = 0; b < 7; b++) {
+        /* 1003 = 7 * 143 + 2: streams 0 and 1 get one byte more. */
+        cr_assert_eq(blk_stream_start(1003, 7, b), at);
+        cr_assert_eq(blk_stream_len(1003, 7, b), b < 2 ? 144u : 143u);
+        at += blk_stream_len(1003, 7, b);
+    }
+    cr_assert_eq(at, 1003);
+}
+
+Test(block_api, destination_too_small)
+{
+    fade_ctx *c = mkctx("tiny", 1, FADE_ISA_AUTO, 1);
+    uint8_t src[400] = {0}, dst[300], out[400];
+    cr_assert_eq(fade_block_encode(c, dst, 10, src, sizeof src), FADE_E_DST_SMALL);
+    ssize_t n = fade_block_encode(c, dst, sizeof dst, src, sizeof src);
+    cr_assert_gt(n, 0, "400 zeros fit in 300 bytes: %s", fade_strerror((int)n));
+    cr_assert_eq(fade_block_decode(c, out, sizeof out - 1, dst, (size_t)n), FADE_E_DST_SMALL);
+    cr_assert_eq(fade_block_decode(c, out, sizeof out, dst, (size_t)n), (ssize_t)sizeof src);
+    fade_ctx_free(c);
 }

@@ -508,3 +508,26 @@ Test(model, golden_tables_pinned)
     cr_assert_not_null(best);
     cr_expect_eq(golden_run(p, best), h, "%s differs from scalar", best->name);
 }
+
+Test(model, capacity_does_not_change_tables)
+{
+    /* a model sized for more streams codes a block exactly like one sized
+     * for just that block: initial weights do not depend on capacity */
+    struct mdl *a = make(tiny(), 4, &kern_scalar_ops, NULL);
+    struct mdl *b = make(tiny(), 64, &kern_scalar_ops, NULL);
+    cr_assert_eq(mdl_reset(b, 4), 0);
+    uint32_t fa[4 * V], fb[4 * V];
+    uint64_t seed = 8;
+    for (int i = 0; i < 30; i++) {
+        cr_assert_eq(mdl_predict(a, 4, fa), 0);
+        cr_assert_eq(mdl_predict(b, 4, fb), 0);
+        cr_assert_eq(memcmp(fa, fb, sizeof fa), 0, "step %d", i);
+        uint8_t sym[4];
+        for (int s = 0; s < 4; s++)
+            sym[s] = (uint8_t)rnd(&seed);
+        cr_assert_eq(mdl_update(a, 4, sym), 0);
+        cr_assert_eq(mdl_update(b, 4, sym), 0);
+    }
+    mdl_free(a);
+    mdl_free(b);
+}

@@ -679,6 +679,37 @@ int fst_mount_restart(struct fst_mount *m, const char *const *extra)
     return fst_mount_start(m, extra);
 }
 
+int fst_mount_signal(struct fst_mount *m, int sig)
+{
+    m->why[0] = '\0';
+    if (!m->pid)
+        return -ESRCH;
+    if (kill(m->pid, sig) != 0)
+        return -errno;
+    int st = 0;
+    int r = fst_reap(m, fst_now_ms() + m->timeout_ms, &st);
+    if (r == -ETIMEDOUT) {
+        snprintf(m->why, sizeof m->why, "fadefs still runs %u ms after signal %d", m->timeout_ms, sig);
+        fst_mount_kill(m);
+        return -ETIMEDOUT;
+    }
+    m->pid = 0;
+    m->live = 0;
+    m->last_status = st;
+    if (r != 0)
+        return r;
+    if (fst_is_fuse_mounted(m->mnt)) {
+        snprintf(m->why, sizeof m->why, "fadefs exited on signal %d but left %s mounted", sig, m->mnt);
+        fst_unmount_path(m->mnt, 1);
+        return -EBUSY;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(m->why, sizeof m->why, "fadefs ended with status 0x%x on signal %d", st, sig);
+        return -ECHILD;
+    }
+    return 0;
+}
+
 int fst_mount_kill(struct fst_mount *m)
 {
     if (m->pid) {

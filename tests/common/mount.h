@@ -97,6 +97,10 @@ int  fst_mount_start(struct fst_mount *m, const char *const *extra);
 int  fst_mount_stop(struct fst_mount *m);
 /* fst_mount_stop then fst_mount_start with the same store. */
 int  fst_mount_restart(struct fst_mount *m, const char *const *extra);
+/* Sends sig to the daemon and waits for it to exit by itself (SIGTERM and
+ * SIGINT must unmount cleanly).  Returns 0 if it exited with status 0 and
+ * left no mount behind; -ETIMEDOUT (then killed), -ECHILD or -EBUSY. */
+int  fst_mount_signal(struct fst_mount *m, int sig);
 /* SIGKILLs the daemon, reaps it and lazily detaches the dead mount. */
 int  fst_mount_kill(struct fst_mount *m);
 /* Stops whatever still runs (kill if unmount fails) and, unless

@@ -1,7 +1,8 @@
 /* crashtest.c — kill -9 the fadefs daemon at random moments and check that
  * everything fsync'd before the kill reads back exactly after a remount.
  *
- *   crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-b FADEFS] [-d WORKDIR] [-v]
+ *   crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-b FADEFS] [-d WORKDIR]
+ *             [-o MOUNT_OPTS] [-v]
  *
  * Each cycle: mount; create files of random sizes and contents, overwrite
  * and extend some, unlink some, fsync each change; a second thread SIGKILLs
@@ -50,6 +51,7 @@ struct ct {
     uint64_t rng, seed;
     int cycles, verbose;
     unsigned max_ms;
+    const char *extra[3];            /* {"-o", MOUNT_OPTS, NULL} or {NULL} */
     struct ct_file f[CT_MAXFILES];
     int journal;
     long counter;
@@ -347,16 +349,17 @@ int main(int argc, char **argv)
     c->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     const char *bin = NULL, *work = NULL;
     int o;
-    while ((o = getopt(argc, argv, "c:s:t:b:d:v")) != -1) {
+    while ((o = getopt(argc, argv, "c:s:t:b:d:o:v")) != -1) {
         switch (o) {
         case 'c': c->cycles = atoi(optarg); break;
         case 's': c->seed = strtoull(optarg, NULL, 0); break;
         case 't': c->max_ms = (unsigned)atoi(optarg); break;
         case 'b': bin = optarg; break;
         case 'd': work = optarg; break;
+        case 'o': c->extra[0] = "-o"; c->extra[1] = optarg; break;
         case 'v': c->verbose = 1; break;
         default:
-            fprintf(stderr, "usage: crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-b FADEFS] [-d WORKDIR] [-v]\n");
+            fprintf(stderr, "usage: crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-b FADEFS] [-d WORKDIR] [-o MOUNT_OPTS] [-v]\n");
             return 2;
         }
     }
@@ -379,7 +382,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     umask(022);
     for (int cycle = 0; cycle < c->cycles; cycle++) {
-        rc = fst_mount_start(&c->m, NULL);
+        rc = fst_mount_start(&c->m, c->extra);
         if (rc)
             ct_die(c, cycle, "mount: %s", c->m.why);
         if (cycle > 0)
@@ -401,7 +404,7 @@ int main(int argc, char **argv)
             printf("crashtest: cycle %d killed after %u ms, %ld fsyncs so far\n", cycle, c->delay_ms,
                    c->fsyncs);
     }
-    rc = fst_mount_start(&c->m, NULL);
+    rc = fst_mount_start(&c->m, c->extra);
     if (rc)
         ct_die(c, c->cycles, "final mount: %s", c->m.why);
     ct_verify(c, c->cycles);

@@ -4,18 +4,21 @@
  * sizes and listings after every step.
  *
  *   fsmodel [-n OPS] [-s SEED] [-r REMOUNT_EVERY] [-f FULL_EVERY]
- *           [-b FADEFS] [-d WORKDIR] [-v]
+ *           [-b FADEFS] [-d WORKDIR] [-o MOUNT_OPTS] [-S MAX_STORE_MB] [-v]
  *   fsmodel -A DIR_A -B DIR_B [...]     compare two ordinary directories
  *
  * The ordinary directory (ext4, tmpfs...) is the model.  On a mismatch it
  * prints the seed, the failing op and the ops before it, and exits 1; the
  * same -s reproduces the run.  Remounts (-r) also check that everything
- * written survives an unmount.
+ * written survives an unmount.  -S fails the run when the store grows past
+ * MAX_STORE_MB (checked at each remount), which keeps a store that never
+ * reclaims overwritten blocks from filling the disk.
  */
 #include "tests/common/mount.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
@@ -45,8 +48,9 @@ struct fm {
     int  mounted;
     uint64_t rng;
     uint64_t seed;
-    long op, nops, remount_every, full_every;
+    long op, nops, remount_every, full_every, max_store_mb;
     int  verbose;
+    const char *extra[3];            /* {"-o", MOUNT_OPTS, NULL} or {NULL} */
     struct fm_slot slot[FM_SLOTS];
     char hist[FM_HIST][160];
     char cur[160];
@@ -197,7 +201,8 @@ static int fm_list(const char *dir, char ***out, int *n)
         v[k++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(v, (size_t)k, sizeof *v, fm_cmp_names);
+    if (k > 1)
+        qsort(v, (size_t)k, sizeof *v, fm_cmp_names);
     *out = v;
     *n = k;
     return 0;
@@ -299,6 +304,25 @@ static void fm_compare_around(struct fm *f, const char *rel)
     fm_compare(f, parent, 0);
 }
 
+/* ---- store size ---- */
+
+static long long fm_du_total;
+static int fm_du_cb(const char *p, const struct stat *st, int type, struct FTW *w)
+{
+    (void)p; (void)w;
+    if (type == FTW_F)
+        fm_du_total += (long long)st->st_blocks * 512;
+    return 0;
+}
+
+static long long fm_du(const char *dir)
+{
+    fm_du_total = 0;
+    if (nftw(dir, fm_du_cb, 16, FTW_PHYS) != 0)
+        return -1;
+    return fm_du_total;
+}
+
 /* ---- remount ---- */
 
 static void fm_close_slots(struct fm *f)
@@ -319,7 +343,16 @@ static void fm_remount(struct fm *f)
     fm_close_slots(f);
     if (!f->mounted)
         return;
-    int rc = fst_mount_restart(&f->m, NULL);
+    int rc = fst_mount_stop(&f->m);
+    if (rc)
+        fm_fail(f, "unmount failed: %s", f->m.why);
+    long long store = fm_du(f->m.store), model = fm_du(f->b);
+    if (f->verbose)
+        printf("fsmodel: op %ld: store %lld MiB, model %lld MiB\n", f->op, store >> 20, model >> 20);
+    if (f->max_store_mb > 0 && store > (long long)f->max_store_mb << 20)
+        fm_fail(f, "the store grew to %lld MiB for %lld MiB of live data (limit -S %ld)",
+                store >> 20, model >> 20, f->max_store_mb);
+    rc = fst_mount_start(&f->m, f->extra);
     if (rc)
         fm_fail(f, "remount failed: %s", f->m.why);
     fm_compare(f, "", 1);
@@ -673,7 +706,7 @@ static void fm_usage(void)
 {
     fprintf(stderr,
             "usage: fsmodel [-n OPS] [-s SEED] [-r REMOUNT_EVERY] [-f FULL_EVERY]\n"
-            "               [-b FADEFS] [-d WORKDIR] [-v]\n"
+            "               [-b FADEFS] [-d WORKDIR] [-o MOUNT_OPTS] [-S MAX_STORE_MB] [-v]\n"
             "       fsmodel -A DIR_A -B DIR_B [-n OPS] [-s SEED]   (two ordinary directories)\n");
     exit(2);
 }
@@ -687,7 +720,7 @@ int main(int argc, char **argv)
     f->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     const char *bin = NULL, *work = NULL, *dira = NULL, *dirb = NULL;
     int c;
-    while ((c = getopt(argc, argv, "n:s:r:f:b:d:A:B:v")) != -1) {
+    while ((c = getopt(argc, argv, "n:s:r:f:b:d:o:S:A:B:v")) != -1) {
         switch (c) {
         case 'n': f->nops = atol(optarg); break;
         case 's': f->seed = strtoull(optarg, NULL, 0); break;
@@ -695,6 +728,8 @@ int main(int argc, char **argv)
         case 'f': f->full_every = atol(optarg); break;
         case 'b': bin = optarg; break;
         case 'd': work = optarg; break;
+        case 'o': f->extra[0] = "-o"; f->extra[1] = optarg; break;
+        case 'S': f->max_store_mb = atol(optarg); break;
         case 'A': dira = optarg; break;
         case 'B': dirb = optarg; break;
         case 'v': f->verbose = 1; break;
@@ -711,8 +746,8 @@ int main(int argc, char **argv)
     f->wbuf = malloc(FM_MAXSIZE + 1);
     if (!f->ba || !f->bb || !f->wbuf)
         return 2;
-    printf("fsmodel: seed %" PRIu64 ", %ld ops, remount every %ld\n", f->seed, f->nops,
-           f->remount_every);
+    printf("fsmodel: seed %" PRIu64 ", %ld ops, remount every %ld%s%s\n", f->seed, f->nops,
+           f->remount_every, f->extra[1] ? ", -o " : "", f->extra[1] ? f->extra[1] : "");
     fflush(stdout);
 
     char modeldir[PATH_MAX] = "";
@@ -731,7 +766,7 @@ int main(int argc, char **argv)
             return 2;
         }
         f->mounted = 1;
-        rc = fst_mount_start(&f->m, NULL);
+        rc = fst_mount_start(&f->m, f->extra);
         if (rc) {
             fprintf(stderr, "fsmodel: cannot mount: %s\n", f->m.why);
             fst_mount_dump_log(&f->m, "fsmodel");
