@@ -99,8 +99,9 @@ int fade_block_info(const void *src, size_t src_len, struct fade_block_info *inf
         return FADE_E_INVAL;
     memset(info, 0, sizeof *info);
 
+    /* A prefix of the magic is "truncated", anything else "not FADE". */
     size_t m = src_len < 4 ? src_len : 4;
-    if (memcmp(p, magic, m) != 0)
+    if (m && memcmp(p, magic, m) != 0)
         return FADE_E_NOT_FADE;
     FADE_RETURN_IF(src_len < BLK_PREFIX_LEN, FADE_E_TRUNCATED);
     FADE_RETURN_IF(p[4] > BLK_VERSION, FADE_E_VERSION);

@@ -6,6 +6,7 @@
  * encode · decode · random-access reader.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,7 +467,10 @@ int fc_encode_fd(int in_fd, int out_fd, const struct fc_opts *opts, struct fc_st
     if (rc == 0)
         rc = trailer_write(out_fd, &lens, total, st);
     struct stat out_st;
-    if (rc == 0 && hdr_at >= 0 && fstat(out_fd, &out_st) == 0 && S_ISREG(out_st.st_mode)) {
+    /* Not with O_APPEND: Linux pwrite() would append instead of patching. */
+    int fl = fcntl(out_fd, F_GETFL);
+    if (rc == 0 && hdr_at >= 0 && fl >= 0 && !(fl & O_APPEND) && fstat(out_fd, &out_st) == 0 &&
+        S_ISREG(out_st.st_mode)) {
         hd.total_len = total;
         header_put(h, &hd);
         if (pwrite(out_fd, h, sizeof h, hdr_at) != (ssize_t)sizeof h) {

@@ -123,6 +123,7 @@ struct fs_writer {
     /* Writer-thread-only state (no lock: one thread): */
     int             need_sync;    /* a payload was appended in this txn */
     int64_t         last_compact; /* CLOCK_MONOTONIC s of the last try; 0 = never */
+    uint64_t        appended;     /* payload bytes since the last upkeep check */
     uint64_t        n_batches, n_jobs, n_durable;
 };
 int  fs_writer_start(struct fs_ctx *fs);

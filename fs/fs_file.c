@@ -64,6 +64,23 @@ static int load_from_store(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
         r->pay_cap = loc.len;
     }
     e = idx_r_payload_read(r->rd, &loc, r->pay, r->pay_cap);
+    if (e == -EIO || e == -ENOENT) {
+        /* Compaction may have moved the payload between the two calls:
+         * look the row up again and retry once if it points elsewhere. */
+        struct idx_bloc again;
+        int e2 = idx_r_block_get(r->rd, ino, blkno, &again);
+        if (e2 == 0 && (again.seg != loc.seg || again.off != loc.off)) {
+            uint8_t *p = r->pay;
+            if (again.len > r->pay_cap && (p = realloc(r->pay, again.len))) {
+                r->pay = p;
+                r->pay_cap = again.len;
+            }
+            if (p) {
+                loc = again;
+                e = idx_r_payload_read(r->rd, &loc, r->pay, r->pay_cap);
+            }
+        }
+    }
     if (e) {
         fs_log(fs, LOG_ERR, "inode %llu block %llu: payload unreadable: %s",
                (unsigned long long)ino, (unsigned long long)blkno, strerror(-e));

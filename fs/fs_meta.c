@@ -312,14 +312,16 @@ static int rename_run(struct fs_ctx *fs, struct fs_job *jj)
     struct rename_job *j = (struct rename_job *)jj;
     j->deleted = 0;
     int e;
-    struct idx_attr p, np, s, d;
+    struct idx_attr p, np_own, s, d;
+    /* The new parent is the old one when same_dir: one record, one write. */
+    struct idx_attr *np = &np_own;
     uint64_t sino, dino = 0;
     int same_dir = j->dir == j->ndir;
     if ((e = get_dir(fs, j->dir, &p)))
         return e;
     if (same_dir)
-        np = p;
-    else if ((e = get_dir(fs, j->ndir, &np)))
+        np = &p;
+    else if ((e = get_dir(fs, j->ndir, np)))
         return e;
     if ((e = idx_w_lookup(fs->idx, j->dir, j->name, j->len, &sino)))
         return e;
@@ -346,8 +348,8 @@ static int rename_run(struct fs_ctx *fs, struct fs_job *jj)
             (e = idx_w_link(fs->idx, j->ndir, j->nname, j->nlen, sino)))
             return e == -ENOENT || e == -EEXIST ? -EIO : e;
         if (!same_dir && sdir != ddir) {
-            if (sdir) { p.nlink--; np.nlink++; }
-            else      { np.nlink--; p.nlink++; }
+            if (sdir) { p.nlink--; np->nlink++; }
+            else      { np->nlink--; p.nlink++; }
         }
         touch_c(&s, &now);
         touch_c(&d, &now);
@@ -371,8 +373,8 @@ static int rename_run(struct fs_ctx *fs, struct fs_job *jj)
             }
             if ((e = idx_w_unlink(fs->idx, j->ndir, j->nname, j->nlen)))
                 return e == -ENOENT ? -EIO : e;
-            if (ddir && np.nlink > 2)
-                np.nlink--;
+            if (ddir && np->nlink > 2)
+                np->nlink--;
             j->victim = dino;
         }
         if ((e = idx_w_unlink(fs->idx, j->dir, j->name, j->len)) ||
@@ -381,7 +383,7 @@ static int rename_run(struct fs_ctx *fs, struct fs_job *jj)
         if (sdir && !same_dir) {
             if (p.nlink > 2)
                 p.nlink--;
-            np.nlink++;
+            np->nlink++;
         }
         touch_c(&s, &now);
         if ((e = idx_w_inode_put(fs->idx, &s)))
@@ -393,8 +395,8 @@ static int rename_run(struct fs_ctx *fs, struct fs_job *jj)
     if ((e = idx_w_inode_put(fs->idx, &p)))
         return e;
     if (!same_dir) {
-        touch_mc(&np, &now);
-        if ((e = idx_w_inode_put(fs->idx, &np)))
+        touch_mc(np, &now);
+        if ((e = idx_w_inode_put(fs->idx, np)))
             return e;
     }
     return 0;

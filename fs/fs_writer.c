@@ -39,6 +39,7 @@ int fs_w_payload_append(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
                         size_t len, struct idx_bloc *loc)
 {
     fs->w.need_sync = 1;
+    fs->w.appended += len;
     return idx_w_payload_append(fs->idx, ino, blkno, codec, raw_len, payload,
                                 len, loc);
 }
@@ -134,21 +135,69 @@ static void run_batch(struct fs_ctx *fs, struct fs_job *batch)
         run_alone(fs, j);
 }
 
+/* Idle-time upkeep: once the writer has been idle for FS_IDLE_S after some
+ * batches, and the segments hold much more than the live payloads (data
+ * overwritten or deleted), rewrite the segments that are mostly dead.  Jobs
+ * that arrive meanwhile wait for it; the threshold keeps each run short
+ * next to the writes that made the garbage. */
+#define FS_IDLE_S        1
+#define FS_DEAD_MIN      (32ull << 20)
+#define FS_UPKEEP_EVERY  (256ull << 20)   /* payload bytes between checks */
+static void idle_upkeep(struct fs_ctx *fs)
+{
+    struct fs_rd *r;
+    struct idx_stats st;
+    if (fs_rd_take(fs, &r))
+        return;
+    int e = idx_r_stats(r->rd, &st);
+    fs_rd_give(fs, r);
+    if (e || st.segment_bytes <= st.payload_bytes)
+        return;
+    uint64_t dead = st.segment_bytes - st.payload_bytes;
+    if (dead < FS_DEAD_MIN || dead < st.payload_bytes / 4)
+        return;
+    e = idx_w_compact(fs->idx, 0.5);
+    fs_log(fs, e ? LOG_WARNING : LOG_DEBUG, "compaction of %llu MiB dead space: %s",
+           (unsigned long long)(dead >> 20), e ? strerror(-e) : "done");
+}
+
 static void *writer_main(void *arg)
 {
     struct fs_ctx *fs = arg;
     struct fs_writer *w = &fs->w;
+    int upkeep_due = 1;           /* also once after mount */
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->head && !w->stop)
-            pthread_cond_wait(&w->wake, &w->lock);
+        while (!w->head && !w->stop) {
+            if (!upkeep_due) {
+                pthread_cond_wait(&w->wake, &w->lock);
+                continue;
+            }
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += FS_IDLE_S;
+            int rc = pthread_cond_timedwait(&w->wake, &w->lock, &until);
+            if (rc == ETIMEDOUT && !w->head && !w->stop) {
+                upkeep_due = 0;
+                pthread_mutex_unlock(&w->lock);
+                idle_upkeep(fs);
+                pthread_mutex_lock(&w->lock);
+            }
+        }
         if (!w->head)
             break;
+        upkeep_due = 1;
         struct fs_job *batch = w->head;
         w->head = w->tail = NULL;
         pthread_mutex_unlock(&w->lock);
 
         run_batch(fs, batch);
+        if (fs->w.appended >= FS_UPKEEP_EVERY) {
+            /* A write stream that never pauses still gets its garbage
+             * collected, between batches. */
+            fs->w.appended = 0;
+            idle_upkeep(fs);
+        }
 
         pthread_mutex_lock(&w->lock);
         /* Read next before done: once done is set and the lock dropped, the

@@ -394,3 +394,26 @@ Test(container, damaged_bytes_fail_with_block_number)
     free(c);
     free(src);
 }
+
+Test(container, append_mode_output_stays_valid)
+{
+    /* pwrite() on an O_APPEND descriptor appends on Linux: the encoder
+     * must not try to patch the header there. */
+    uint8_t *src = sample(1500, 21);
+    put_file("in", src, 1500);
+    char p[4400];
+    snprintf(p, sizeof p, "%s/c", dir);
+    int out = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    cr_assert_geq(out, 0);
+    int in = open_in("in");
+    struct fc_opts o = {.preset = "tiny", .block_size = 1000, .raw_only = 1};
+    cr_assert_eq(fc_encode_fd(in, out, &o, NULL), 0);
+    close(in);
+    close(out);
+    cr_assert_eq(decode_file("c", "d", &o, NULL), 0);
+    size_t n;
+    uint8_t *d = get_file("d", &n);
+    cr_assert(n == 1500 && memcmp(d, src, n) == 0);
+    free(d);
+    free(src);
+}

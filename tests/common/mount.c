@@ -202,10 +202,9 @@ int fst_mkdtemp(const char *tag, char *out, size_t cap)
 static int fst_rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
 {
     (void)st; (void)f;
-    int r = (type == FTW_DP || type == FTW_D) ? rmdir(p) : unlink(p);
-    if (r != 0 && errno == EISDIR)
-        r = rmdir(p);
-    /* Keep going: remove whatever can be removed. */
+    /* Keep going on errors: remove whatever can be removed. */
+    if (type == FTW_DP || type == FTW_D || unlink(p) != 0)
+        rmdir(p);
     return 0;
 }
 
@@ -335,7 +334,7 @@ int fst_run_capture(char *const argv[], unsigned timeout_ms, char *out,
      * it open); wait for the child itself up to the same deadline. */
     int st = 0;
     for (;;) {
-        pid_t w = waitpid(pid, &st, timed_out ? WNOHANG : WNOHANG);
+        pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid)
             break;
         if (w < 0 && errno != EINTR)

@@ -13,6 +13,7 @@
 #ifndef FADEFS_TESTS_MOUNT_H
 #define FADEFS_TESTS_MOUNT_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>

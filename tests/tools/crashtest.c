@@ -38,6 +38,7 @@ struct ct_file {
     char     name[32];
     uint8_t *data;       /* the fsync'd content */
     size_t   size;
+    mode_t   mode;       /* fsync'd permission bits (fchmod before fsync) */
     int      live;       /* exists and is being checked */
     /* A change in flight when the daemon died: it may have landed in part. */
     int      pending;
@@ -180,7 +181,9 @@ static void ct_work(struct ct *c, int cycle)
                 if (ct_failed(c, cycle, "create", f->name))
                     return;
             }
-            if (ct_write_all(fd, d, size, 0) != 0 || fsync(fd) != 0) {
+            /* Metadata changed before fsync must be durable with the data. */
+            mode_t mode = (mode_t)(0400 | ct_below(c, 01000));
+            if (ct_write_all(fd, d, size, 0) != 0 || fchmod(fd, mode) != 0 || fsync(fd) != 0) {
                 free(d);
                 close(fd);
                 if (ct_failed(c, cycle, "write+fsync", f->name))
@@ -189,9 +192,10 @@ static void ct_work(struct ct *c, int cycle)
             close(fd);
             f->data = d;
             f->size = size;
+            f->mode = mode;
             f->live = 1;
             c->fsyncs++;
-            ct_journal(c, "F %s %zu\n", f->name, size);
+            ct_journal(c, "F %s %zu mode %o\n", f->name, size, (unsigned)mode);
             continue;
         }
         if (fst_path(&c->m, f->name, path, sizeof path))
@@ -263,9 +267,16 @@ static void ct_verify(struct ct *c, int cycle)
             continue;
         if (fst_path(&c->m, f->name, path, sizeof path))
             ct_die(c, cycle, "path");
+        struct stat st;
+        if (lstat(path, &st) != 0)
+            ct_die(c, cycle, "fsync'd file %s missing after remount: %s", f->name, strerror(errno));
+        if ((st.st_mode & 07777) != f->mode)
+            ct_die(c, cycle, "%s: mode %o after remount, fsync'd %o", f->name,
+                   (unsigned)(st.st_mode & 07777), (unsigned)f->mode);
         int fd = open(path, O_RDONLY);
         if (fd < 0)
-            ct_die(c, cycle, "fsync'd file %s missing after remount: %s", f->name, strerror(errno));
+            ct_die(c, cycle, "fsync'd file %s cannot be opened after remount: %s", f->name,
+                   strerror(errno));
         size_t n = 0;
         for (;;) {
             ssize_t r = pread(fd, buf + n, CT_MAXSIZE + 1 - n, (off_t)n);
