@@ -3,7 +3,7 @@
  * FADE codes bytes with a small neural network trained online on the data
  * it codes, driving B range coders in lock-step (one per sub-stream of a
  * block).  Encoder and decoder run exactly the same float computation under
- * the exact-arithmetic contract (docs/FORMAT.md, DESIGN.md), so a block
+ * the exact-arithmetic contract (codec/FORMAT.md, DESIGN.md), so a block
  * written on one machine decodes on any other.
  *
  * Units: a *block* is at most FADE_BLOCK_MAX_RAW bytes of raw data, coded

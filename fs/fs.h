@@ -5,6 +5,7 @@
  *   fs_inode.c   in-memory inode table: lookup/open counts, reaping orphans
  *   fs_cache.c   LRU cache of decoded blocks with a byte limit
  *   fs_writer.c  the single writer thread: job queue, group commit
+ *   fs_pend.c    blocks whose commit is deferred, readable until it lands
  *   fs_file.c    data path: dirty block buffers, read, write, truncate
  *   fs_meta.c    namespace and attribute changes run as writer jobs
  *   fs_ops.c     the fuse_lowlevel_ops table; the only place that replies
@@ -17,6 +18,7 @@
  *   3. fs_cache.lock      (leaf)
  *   4. fs_writer.lock     (leaf; released while waiting on its conds)
  *   5. fs_ctx.rd_lock     (leaf)
+ *   5. fs_pend.lock       (leaf)
  * The writer thread takes only 2, 3 and 4 and never an inode's rw lock, so a
  * FUSE thread may hold an inode's rw lock while it waits for a job.
  * No lock is ever held while a FUSE reply is sent (fs_ops.c).
@@ -111,6 +113,20 @@ struct fs_job {
     int durable;              /* commit durably before reporting success */
     int result;               /* 0 or -errno; valid once done */
     int done;                 /* protected by fs_writer.lock */
+    /* A job that may commit before earlier deferred (async) jobs: it must
+     * not touch any inode that such a job may change (creating a new inode
+     * in a directory qualifies: deferred jobs only change regular files). */
+    int reorder_ok;
+    /* Asynchronous jobs (fs_writer_submit_async): heap-allocated, nobody
+     * waits; the writer defers them to share one payload sync and one
+     * commit, then calls finish() (with result set) which frees the job. */
+    int async;
+    uint64_t seq;             /* async jobs: their order number */
+    uint64_t bytes;           /* async jobs: memory they hold, for the bounds */
+    /* Async jobs: called once seq is known, before the job is queued, under
+     * the writer lock (so it may take only fs_pend.lock). */
+    void (*publish)(struct fs_ctx *fs, struct fs_job *j);
+    void (*finish)(struct fs_ctx *fs, struct fs_job *j);
 };
 struct fs_writer {
     pthread_mutex_t lock;
@@ -118,10 +134,16 @@ struct fs_writer {
     pthread_cond_t  done;         /* some job finished; protected by lock */
     struct fs_job  *head, *tail;  /* FIFO; protected by lock */
     int             stop;         /* protected by lock */
+    uint64_t        async_next;   /* last async seq handed out; lock */
+    uint64_t        async_done;   /* every async job <= this has finished; lock */
+    uint64_t        async_bytes;  /* held by unfinished async jobs; lock */
     int             running;      /* thread started */
     pthread_t       thread;
     /* Writer-thread-only state (no lock: one thread): */
     int             need_sync;    /* a payload was appended in this txn */
+    struct fs_job  *def_head, *def_tail;  /* deferred async jobs, in order */
+    uint64_t        def_bytes;    /* their bytes */
+    struct timespec def_t0;       /* CLOCK_MONOTONIC of the oldest */
     int64_t         last_compact; /* CLOCK_MONOTONIC s of the last try; 0 = never */
     uint64_t        appended;     /* payload bytes since the last upkeep check */
     uint64_t        n_batches, n_jobs, n_durable;
@@ -131,6 +153,15 @@ int  fs_writer_start(struct fs_ctx *fs);
 void fs_writer_stop(struct fs_ctx *fs);
 /* Queues j, waits for it, returns j->result. */
 int  fs_writer_submit(struct fs_ctx *fs, struct fs_job *j);
+/* Queues a heap-allocated job j (async = 1, finish set) without waiting
+ * for it, except while too much async memory is outstanding.  Sets and
+ * returns j->seq.  Never fails: without a writer, j finishes at once with
+ * -EIO. */
+uint64_t fs_writer_submit_async(struct fs_ctx *fs, struct fs_job *j);
+/* 1 once the async job seq (and every earlier one) has finished. */
+int  fs_writer_async_done(struct fs_ctx *fs, uint64_t seq);
+/* Makes sure async job seq has finished (committing deferred jobs now). */
+void fs_writer_async_wait(struct fs_ctx *fs, uint64_t seq);
 /* For run(): appends a payload and remembers that the batch must sync the
  * segment before it commits (durability order, DESIGN.md). */
 int  fs_w_payload_append(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
@@ -144,6 +175,10 @@ struct fs_dbuf {                  /* one dirty block of file data */
     struct fs_dbuf *next;
     uint64_t blkno;
     uint8_t *data;                /* block_size bytes, zero beyond what was written */
+    /* Once handed to the writer (fs_pend.c), under fs_pend.lock: */
+    struct fs_dbuf *hnext;
+    uint64_t ino, seq;
+    uint32_t len, cap;            /* valid bytes of data (rest zeros); its size */
 };
 struct fs_inode {
     /* Protected by fs_itab.lock: */
@@ -152,9 +187,11 @@ struct fs_inode {
     uint64_t nlookup;             /* kernel lookup count */
     uint32_t nopen;               /* open file handles */
     uint32_t refs;                /* ops currently using this struct */
-    int      alloc_valid;         /* alloc below is current */
-    uint32_t alloc_gen;           /* bumped when the stored blocks change */
-    uint64_t alloc;               /* stored payload bytes (st_blocks) */
+    int      cache_ok;            /* kernel pages from the last open are valid */
+    uint64_t cache_gen;           /* data_gen at the last open */
+    uint64_t async_seq;           /* last async commit of this inode; 0 = none */
+    uint64_t pend_bytes;          /* raw bytes in its unfinished async commits */
+    int      pend_kill;           /* an unfinished async commit clears set-id bits */
     /* Protected by rw (read for readers, write for changers): */
     pthread_rwlock_t rw;
     int      is_reg;              /* fixed: regular file */
@@ -162,6 +199,7 @@ struct fs_inode {
     int      attr_dirty;          /* size/mtime/ctime not yet in the store */
     struct timespec mtime, ctime; /* valid when attr_dirty */
     int      kill_priv;           /* clear S_ISUID/S_ISGID at next commit */
+    uint64_t data_gen;            /* bumped by every write and truncate */
     struct fs_dbuf *dirty;        /* unsorted list */
     uint32_t n_dirty;
 };
@@ -214,6 +252,33 @@ struct fs_rd {
 int  fs_rd_take(struct fs_ctx *fs, struct fs_rd **out);
 void fs_rd_give(struct fs_ctx *fs, struct fs_rd *r);
 
+/* ---------------- deferred blocks (fs_pend.c) ---------------- */
+#define FS_PEND_ERRS 64
+struct fs_pend {
+    pthread_mutex_t lock;
+    struct fs_dbuf **buckets;     /* protected by lock */
+    size_t n;                     /* entries; protected by lock */
+    struct { uint64_t ino; int err; } errs[FS_PEND_ERRS];  /* lock */
+    int n_errs;                   /* protected by lock */
+};
+int  fs_pend_init(struct fs_pend *p);
+void fs_pend_fini(struct fs_pend *p);     /* frees what is left */
+/* Makes d (d->blkno, d->data of d->len bytes) the uncommitted content of
+ * its block, owned by the table; replaces (and frees) an older one. */
+void fs_pend_put(struct fs_pend *p, uint64_t ino, struct fs_dbuf *d,
+                 uint64_t seq);
+/* Copies bytes [off, off+n) of an uncommitted block (zeros past its length);
+ * 1 on a hit, 0 if the block has no uncommitted version. */
+int  fs_pend_read(struct fs_pend *p, uint64_t ino, uint64_t blkno,
+                  uint32_t off, void *dst, uint32_t n);
+/* Removes and returns the entry if it is still the one of job seq. */
+struct fs_dbuf *fs_pend_take(struct fs_pend *p, uint64_t ino, uint64_t blkno,
+                             uint64_t seq);
+/* Remembers that an async commit of ino failed; the next flush or fsync of
+ * ino takes the error (0 if none). */
+void fs_pend_error(struct fs_pend *p, uint64_t ino, int err);
+int  fs_pend_error_take(struct fs_pend *p, uint64_t ino);
+
 /* ---------------- the whole daemon ---------------- */
 struct fs_ctx {
     struct idx *idx;              /* writer connection: writer thread only */
@@ -226,6 +291,7 @@ struct fs_ctx {
     struct fs_rd *rd_all;         /* protected by rd_lock */
     struct fs_itab itab;
     struct fs_cache cache;
+    struct fs_pend pend;
     struct fs_writer w;
 };
 /* Opens the store (creating it when empty), deletes crash orphans and
@@ -243,8 +309,14 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
 /* in->rw held for writing.  Returns bytes written or -errno. */
 ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
                       size_t n, uint64_t off, int kill_priv);
-/* in->rw held for writing.  Commits dirty blocks and attributes. */
-int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int durable);
+/* in->rw held for writing.  Commits dirty blocks and attributes:
+ * FS_COMMIT_ASYNC hands them to the writer without waiting (the blocks stay
+ * readable from fs_pend until their rows commit; a failure is reported by
+ * the next flush/fsync); FS_COMMIT_WAIT waits for the commit;
+ * FS_COMMIT_DURABLE also makes it (and every earlier commit) durable.
+ * WAIT and DURABLE also return the error of an earlier async commit. */
+enum { FS_COMMIT_ASYNC = 0, FS_COMMIT_DURABLE = 1, FS_COMMIT_WAIT = 2 };
+int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int how);
 /* in->rw held for writing.  Commits dirty data, then sets the size (both
  * directions) with mtime/ctime = now; fills *out (may be NULL). */
 int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,

@@ -130,16 +130,23 @@ struct mount_job {
     size_t n_orphans;
 };
 
-static int mount_run(struct fs_ctx *fs, struct fs_job *jj)
+/* Deletes every inode with no links left; *n gets their number. */
+static int delete_orphans(struct fs_ctx *fs, size_t *n)
 {
-    struct mount_job *j = (struct mount_job *)jj;
     struct orphan_list l = { 0 };
     /* Collect first, delete after: no deleting under a running query. */
     int e = idx_w_orphans(fs->idx, orphan_collect, &l);
     for (size_t i = 0; !e && i < l.n; i++)
         e = idx_w_inode_delete(fs->idx, l.ino[i]);
-    j->n_orphans = l.n;
+    *n = l.n;
     free(l.ino);
+    return e;
+}
+
+static int mount_run(struct fs_ctx *fs, struct fs_job *jj)
+{
+    struct mount_job *j = (struct mount_job *)jj;
+    int e = delete_orphans(fs, &j->n_orphans);
     if (e)
         return e;
     struct idx_attr a;
@@ -158,6 +165,15 @@ static int mount_run(struct fs_ctx *fs, struct fs_job *jj)
         e = idx_w_inode_put(fs->idx, &a);
     }
     return e;
+}
+
+/* At unmount every handle is closed, so unlinked files the kernel never
+ * forgot can go now rather than at the next mount. */
+static int unmount_run(struct fs_ctx *fs, struct fs_job *jj)
+{
+    size_t n;
+    (void)jj;
+    return delete_orphans(fs, &n);
 }
 
 int fs_ctx_open(struct fs_ctx **out, const struct fs_opts *o, char *msg,
@@ -217,9 +233,13 @@ int fs_ctx_open(struct fs_ctx **out, const struct fs_opts *o, char *msg,
         snprintf(msg, msg_cap, "%s", strerror(-e));
         goto out_itab;
     }
+    if ((e = fs_pend_init(&fs->pend))) {
+        snprintf(msg, msg_cap, "%s", strerror(-e));
+        goto out_cache;
+    }
     if ((e = fs_writer_start(fs))) {
         snprintf(msg, msg_cap, "cannot start the writer thread: %s", strerror(-e));
-        goto out_cache;
+        goto out_pend;
     }
     struct mount_job mj = {
         .j = { .run = mount_run, .durable = 1 },
@@ -239,6 +259,8 @@ int fs_ctx_open(struct fs_ctx **out, const struct fs_opts *o, char *msg,
 
 out_writer:
     fs_writer_stop(fs);
+out_pend:
+    fs_pend_fini(&fs->pend);
 out_cache:
     fs_cache_fini(&fs->cache);
 out_itab:
@@ -259,13 +281,19 @@ void fs_ctx_close(struct fs_ctx *fs)
     if (!fs)
         return;
     fs_inode_flush_all(fs);
-    int e = fs_writer_barrier(fs);
+    struct fs_job uj = { .run = unmount_run, .durable = 1 };
+    int e = fs_writer_submit(fs, &uj);
+    if (e)
+        fs_log(fs, LOG_ERR, "deleting unlinked files at unmount failed: %s",
+               strerror(-e));
+    e = fs_writer_barrier(fs);
     if (e)
         fs_log(fs, LOG_ERR, "final commit failed: %s", strerror(-e));
     fs_writer_stop(fs);
     fs_log(fs, LOG_DEBUG, "cache: %llu hits, %llu misses",
            (unsigned long long)fs->cache.hits, (unsigned long long)fs->cache.misses);
     rd_close_all(fs);
+    fs_pend_fini(&fs->pend);
     fs_cache_fini(&fs->cache);
     fs_itab_fini(&fs->itab);
     pthread_mutex_destroy(&fs->rd_lock);

@@ -6,11 +6,14 @@
  *   - the store holds no file byte at or past the file's size: commit stores
  *     min(bs, size - start) bytes of a block and truncate rewrites or deletes
  *     the block it cuts, so growing a file always exposes zeros;
- *   - a block that is all zeros and has no row keeps having no row (holes
- *     cost no space).  A zero block that had a row is rewritten (idx.h has
- *     no single-row delete) unless it is the last one.
+ *   - a block that becomes all zeros becomes a hole (its row, if any, is
+ *     deleted), so holes cost no space;
+ *   - a block handed to the writer is read from fs_pend until its row
+ *     commits: dirty buffer, then fs_pend, then cache, then store.
  * Payloads are encoded (raw codec) by the FUSE thread before the job is
- * queued, so the writer thread only appends and commits.
+ * queued, so the writer thread only appends and commits.  Commits are
+ * asynchronous (fs_writer.c defers them to share payload syncs); fsync and
+ * the few callers that need the store up to date wait for them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -108,6 +111,8 @@ static int load_from_store(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
 int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
                        uint8_t *dst)
 {
+    if (fs_pend_read(&fs->pend, ino, blkno, 0, dst, fs->bs))
+        return 0;
     if (fs_cache_read(&fs->cache, ino, blkno, 0, dst, fs->bs))
         return 0;
     struct fs_rd *r;
@@ -127,62 +132,30 @@ int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
     return 0;
 }
 
-/* Without a per-file sum in the store API, the rows are probed one by one;
- * past this many blocks the file is reported as fully allocated instead.
- * The result is kept in the in-memory inode until the next commit. */
-#define FS_ALLOC_PROBE_MAX 65536u
-
-static void alloc_forget(struct fs_ctx *fs, struct fs_inode *in)
-{
-    pthread_mutex_lock(&fs->itab.lock);
-    in->alloc_valid = 0;
-    in->alloc_gen++;
-    pthread_mutex_unlock(&fs->itab.lock);
-}
-
 uint64_t fs_file_alloc(struct fs_ctx *fs, uint64_t ino, uint64_t size)
 {
-    uint64_t n_blk = size / fs->bs + (size % fs->bs != 0);
     struct fs_inode *in = fs_inode_find(fs, ino);
-    uint64_t dirty = 0, used = 0;
-    uint32_t gen = 0;
-    int have = 0;
+    uint64_t extra = 0, used = 0;
     if (in) {
+        /* Blocks not in the store yet: dirty ones and those whose commit
+         * has not landed. */
         pthread_rwlock_rdlock(&in->rw);
-        dirty = (uint64_t)in->n_dirty * fs->bs;
+        extra = (uint64_t)in->n_dirty * fs->bs;
         pthread_rwlock_unlock(&in->rw);
         pthread_mutex_lock(&fs->itab.lock);
-        have = in->alloc_valid;
-        used = in->alloc;
-        gen = in->alloc_gen;
+        uint64_t seq = in->async_seq, pend = in->pend_bytes;
         pthread_mutex_unlock(&fs->itab.lock);
-    }
-    if (!have) {
-        struct fs_rd *r;
-        if (n_blk > FS_ALLOC_PROBE_MAX || fs_rd_take(fs, &r)) {
-            used = size;
-        } else {
-            used = 0;
-            for (uint64_t b = 0; b < n_blk; b++) {
-                struct idx_bloc loc;
-                if (idx_r_block_get(r->rd, ino, b, &loc) == 0)
-                    used += loc.len;
-            }
-            fs_rd_give(fs, r);
-            if (in) {
-                /* Not if a commit changed the blocks while we counted. */
-                pthread_mutex_lock(&fs->itab.lock);
-                if (gen == in->alloc_gen) {
-                    in->alloc = used;
-                    in->alloc_valid = 1;
-                }
-                pthread_mutex_unlock(&fs->itab.lock);
-            }
-        }
-    }
-    if (in)
+        if (!fs_writer_async_done(fs, seq))
+            extra += pend;
         fs_inode_put(fs, in, 0, 0);
-    return used + dirty;
+    }
+    struct fs_rd *r;
+    if (fs_rd_take(fs, &r))
+        return size;
+    if (idx_r_block_usage(r->rd, ino, NULL, &used))
+        used = size;
+    fs_rd_give(fs, r);
+    return used + extra;
 }
 
 ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
@@ -205,6 +178,9 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
         struct fs_dbuf *d = dbuf_find(in, blkno);
         if (d) {
             memcpy(buf + done, d->data + boff, chunk);
+        } else if (fs_pend_read(&fs->pend, in->ino, blkno, boff, buf + done,
+                                (uint32_t)chunk)) {
+            ;
         } else if (!fs_cache_read(&fs->cache, in->ino, blkno, boff,
                                   buf + done, (uint32_t)chunk)) {
             if (!scratch && !(scratch = malloc(fs->bs))) {
@@ -247,7 +223,7 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
                 if (e)
                     return done ? (ssize_t)done : e;
             }
-            d = malloc(sizeof(*d));
+            d = calloc(1, sizeof(*d));
             uint8_t *data = malloc(fs->bs);
             if (!d || !data) {
                 free(d);
@@ -280,6 +256,7 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
     }
     fs_now(&in->mtime);
     in->ctime = in->mtime;
+    in->data_gen++;
     in->attr_dirty = 1;
     if (kill_priv)
         in->kill_priv = 1;
@@ -290,8 +267,9 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
 struct commit_blk {
     uint64_t blkno;
     uint32_t raw_len;
-    uint8_t *payload;             /* NULL: nothing to store (hole stays hole) */
+    uint8_t *payload;             /* NULL: nothing to store */
     size_t   plen;
+    int      del;                 /* all zeros: delete the row (becomes a hole) */
 };
 struct commit_job {
     struct fs_job j;
@@ -303,6 +281,7 @@ struct commit_job {
     struct timespec mtime, ctime;
     int kill_priv;
     uint64_t trunc_from;          /* delete rows >= this; UINT64_MAX = none */
+    struct fs_dbuf *handoff;      /* async: buffers that publish() moves to fs_pend */
 };
 
 static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
@@ -319,6 +298,11 @@ static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
     }
     for (size_t i = 0; i < j->n; i++) {
         struct commit_blk *b = &j->blk[i];
+        if (b->del) {
+            if ((e = idx_w_block_delete(fs->idx, j->ino, b->blkno)))
+                return e;
+            continue;
+        }
         if (!b->payload)
             continue;
         struct idx_bloc loc;
@@ -372,87 +356,174 @@ static int encode_raw(const uint8_t *data, uint32_t raw_len, uint8_t **out,
     return 0;
 }
 
-/* 1 if the store has a row for the block, 0 if not, or -errno. */
-static int has_row(struct fs_ctx *fs, uint64_t ino, uint64_t blkno)
+static void commit_job_free(struct commit_job *j)
 {
-    struct fs_rd *r;
-    int e = fs_rd_take(fs, &r);
-    if (e)
-        return e;
-    struct idx_bloc loc;
-    e = idx_r_block_get(r->rd, ino, blkno, &loc);
-    fs_rd_give(fs, r);
-    if (e == -ENOENT)
-        return 0;
-    return e ? e : 1;
+    for (size_t i = 0; i < j->n; i++)
+        free(j->blk[i].payload);
+    free(j->blk);
+    for (struct fs_dbuf *d = j->handoff, *next; d; d = next) {
+        next = d->next;
+        free(d->data);
+        free(d);
+    }
+    free(j);
 }
 
-int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int durable)
+/* Under the writer lock, once seq is known: from now on readers find the
+ * buffers in fs_pend until this job finishes. */
+static void commit_publish(struct fs_ctx *fs, struct fs_job *jj)
 {
-    if (!in->n_dirty && !in->attr_dirty && !in->kill_priv)
-        return durable ? fs_writer_barrier(fs) : 0;
-    struct commit_job j = {
-        .j = { .run = commit_run, .durable = durable },
-        .ino = in->ino, .set_attr = in->attr_dirty, .size = in->size,
-        .mtime = in->mtime, .ctime = in->ctime, .kill_priv = in->kill_priv,
-        .trunc_from = UINT64_MAX,
-    };
-    int e = 0;
-    if (in->n_dirty) {
-        j.blk = calloc(in->n_dirty, sizeof(*j.blk));
-        if (!j.blk)
-            return -ENOMEM;
+    struct commit_job *j = (struct commit_job *)jj;
+    for (struct fs_dbuf *d = j->handoff, *next; d; d = next) {
+        next = d->next;
+        fs_pend_put(&fs->pend, j->ino, d, jj->seq);
     }
-    for (struct fs_dbuf *d = in->dirty; d && !e; d = d->next) {
-        struct commit_blk *b = &j.blk[j.n++];
-        uint64_t start = d->blkno * fs->bs;
-        b->blkno = d->blkno;
-        if (start >= in->size)
-            continue;                 /* cut off by a truncate: nothing */
-        uint64_t left = in->size - start;
-        b->raw_len = left < fs->bs ? (uint32_t)left : fs->bs;
-        if (is_zero(d->data, b->raw_len)) {
-            int hr = has_row(fs, in->ino, d->blkno);
-            if (hr < 0)
-                e = hr;
-            if (hr <= 0)
-                continue;             /* stays (or becomes) a hole */
-        }
-        e = encode_raw(d->data, b->raw_len, &b->payload, &b->plen);
+    j->handoff = NULL;
+}
+
+/* On the writer thread, after the commit (or its failure). */
+static void commit_finish(struct fs_ctx *fs, struct fs_job *jj)
+{
+    struct commit_job *j = (struct commit_job *)jj;
+    int ok = jj->result == 0;
+    if (!ok) {
+        fs_pend_error(&fs->pend, j->ino, jj->result);
+        fs_log(fs, jj->result == -ENOSPC ? LOG_DEBUG : LOG_ERR,
+               "inode %llu: data not committed: %s",
+               (unsigned long long)j->ino, strerror(-jj->result));
     }
-    if (!e) {
-        if (j.n > 1)
-            qsort(j.blk, j.n, sizeof(*j.blk), cmp_blk);  /* sequential segment layout */
-        e = fs_writer_submit(fs, &j.j);
-    }
-    for (size_t i = 0; i < j.n; i++)
-        free(j.blk[i].payload);
-    free(j.blk);
-    if (e)
-        return e;
-    /* Committed: the store now has what the buffers held; keep the fresh
-     * blocks in the cache (the next read is likely to want them). */
-    struct fs_dbuf *d = in->dirty;
-    while (d) {
-        struct fs_dbuf *next = d->next;
-        uint64_t start = d->blkno * fs->bs;
-        if (start < in->size) {
-            uint64_t left = in->size - start;
-            fs_cache_adopt(&fs->cache, in->ino, d->blkno, d->data,
-                           left < fs->bs ? (uint32_t)left : fs->bs, fs->bs);
-        } else {
-            fs_cache_drop(&fs->cache, in->ino, d->blkno);
+    for (size_t i = 0; i < j->n; i++) {
+        struct fs_dbuf *d = fs_pend_take(&fs->pend, j->ino, j->blk[i].blkno, jj->seq);
+        if (!d)
+            continue;             /* replaced by a newer version */
+        /* Committed: the buffer becomes the cache entry (no copy; the next
+         * read is likely to want it).  Failed: the store's old content is
+         * what readers see again. */
+        if (ok && d->data && d->len)
+            fs_cache_adopt(&fs->cache, j->ino, d->blkno, d->data, d->len, d->cap);
+        else {
+            fs_cache_drop(&fs->cache, j->ino, d->blkno);
             free(d->data);
         }
         free(d);
-        d = next;
     }
+    commit_job_free(j);
+}
+
+/* Hands the dirty buffers and attributes of in to the writer without
+ * waiting.  Fails (with nothing changed) only before the hand-off. */
+static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
+{
+    struct commit_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    j->j.run = commit_run;
+    j->j.publish = commit_publish;
+    j->j.finish = commit_finish;
+    j->ino = in->ino;
+    j->set_attr = in->attr_dirty;
+    j->size = in->size;
+    j->mtime = in->mtime;
+    j->ctime = in->ctime;
+    j->kill_priv = in->kill_priv;
+    j->trunc_from = UINT64_MAX;
+    if (in->n_dirty && !(j->blk = calloc(in->n_dirty, sizeof(*j->blk)))) {
+        free(j);
+        return -ENOMEM;
+    }
+    int e = 0;
+    uint64_t pend = 0;
+    for (struct fs_dbuf *d = in->dirty; d && !e; d = d->next) {
+        uint64_t start = d->blkno * fs->bs;
+        if (start >= in->size)
+            continue;                 /* cut off by a truncate: nothing */
+        struct commit_blk *b = &j->blk[j->n++];
+        b->blkno = d->blkno;
+        uint64_t left = in->size - start;
+        b->raw_len = left < fs->bs ? (uint32_t)left : fs->bs;
+        if (is_zero(d->data, b->raw_len)) {
+            b->del = 1;               /* stays (or becomes) a hole */
+            continue;
+        }
+        e = encode_raw(d->data, b->raw_len, &b->payload, &b->plen);
+        pend += b->raw_len;
+        j->j.bytes += b->plen + b->raw_len;
+    }
+    if (e) {
+        j->handoff = NULL;
+        commit_job_free(j);
+        return e;
+    }
+    if (j->n > 1)
+        qsort(j->blk, j->n, sizeof(*j->blk), cmp_blk);  /* sequential segment layout */
+    /* The buffers go with the job: those inside the file become fs_pend
+     * entries (zero blocks with no data: they read as holes). */
+    for (struct fs_dbuf *d = in->dirty, *next; d; d = next) {
+        next = d->next;
+        uint64_t start = d->blkno * fs->bs;
+        if (start >= in->size) {
+            fs_cache_drop(&fs->cache, in->ino, d->blkno);
+            free(d->data);
+            free(d);
+            continue;
+        }
+        uint64_t left = in->size - start;
+        uint32_t len = left < fs->bs ? (uint32_t)left : fs->bs;
+        d->cap = fs->bs;
+        if (is_zero(d->data, len)) {
+            free(d->data);
+            d->data = NULL;
+            len = d->cap = 0;
+        } else if (len < fs->bs / 2) {
+            /* A small file's tail: keep only what it holds. */
+            uint8_t *p = realloc(d->data, len);
+            if (p) {
+                d->data = p;
+                d->cap = len;
+            }
+        }
+        d->len = len;
+        d->next = j->handoff;
+        j->handoff = d;
+    }
+    j->j.bytes += 256 * (uint64_t)(j->n + 1);
+    int kill = in->kill_priv;
     in->dirty = NULL;
     in->n_dirty = 0;
     in->attr_dirty = 0;
     in->kill_priv = 0;
-    alloc_forget(fs, in);
+    uint64_t seq = fs_writer_submit_async(fs, &j->j);   /* j may be gone now */
+    pthread_mutex_lock(&fs->itab.lock);
+    if (fs_writer_async_done(fs, in->async_seq)) {
+        in->pend_bytes = 0;
+        in->pend_kill = 0;
+    }
+    in->pend_bytes += pend;
+    in->pend_kill |= kill;
+    if (seq)
+        in->async_seq = seq;
+    pthread_mutex_unlock(&fs->itab.lock);
     return 0;
+}
+
+int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int how)
+{
+    int e = 0;
+    if (in->n_dirty || in->attr_dirty || in->kill_priv)
+        e = commit_async(fs, in);
+    if (e)
+        return e;                     /* nothing handed off: still dirty */
+    if (how == FS_COMMIT_DURABLE) {
+        e = fs_writer_barrier(fs);
+    } else if (how == FS_COMMIT_WAIT) {
+        pthread_mutex_lock(&fs->itab.lock);
+        uint64_t seq = in->async_seq;
+        pthread_mutex_unlock(&fs->itab.lock);
+        fs_writer_async_wait(fs, seq);
+    }
+    /* A failed async commit of this file is reported here (once). */
+    int e2 = fs_pend_error_take(&fs->pend, in->ino);
+    return e ? e : e2;
 }
 
 int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
@@ -460,7 +531,8 @@ int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
 {
     if (size > FS_MAX_FILE_SIZE)
         return -EFBIG;
-    int e = fs_file_commit(fs, in, 0);
+    /* The truncate job below may not overtake the deferred commit. */
+    int e = fs_file_commit(fs, in, FS_COMMIT_ASYNC);
     if (e)
         return e;
     uint64_t old = in->size;
@@ -513,7 +585,7 @@ int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
     }
     free(data);
     in->size = size;
-    alloc_forget(fs, in);
+    in->data_gen++;
     if (out) {
         struct fs_rd *r;
         e = fs_rd_take(fs, &r);

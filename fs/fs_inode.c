@@ -183,6 +183,18 @@ void fs_inode_put(struct fs_ctx *fs, struct fs_inode *in, uint64_t lookups,
     in->refs--;
     in->nlookup = lookups > in->nlookup ? 0 : in->nlookup - lookups;
     in->nopen = opens > in->nopen ? 0 : in->nopen - opens;
+    if (in->refs == 0 && in->nlookup == 0 && in->nopen == 0 &&
+        !fs_writer_async_done(fs, in->async_seq)) {
+        /* The entry carries the size of data whose commit has not landed
+         * yet; a new entry would load the older size from the store.  Let
+         * the commit land first, then put again. */
+        uint64_t seq = in->async_seq;
+        in->refs++;
+        pthread_mutex_unlock(&t->lock);
+        fs_writer_async_wait(fs, seq);
+        fs_inode_put(fs, in, 0, 0);
+        return;
+    }
     if (in->refs == 0 && in->nlookup == 0 && in->nopen == 0) {
         struct fs_inode **pp = find_link(t, in->ino);
         if (*pp == in) {
@@ -200,7 +212,7 @@ void fs_inode_put(struct fs_ctx *fs, struct fs_inode *in, uint64_t lookups,
         /* Release commits everything, so this is only reached when a commit
          * failed; nobody can reach the entry any more, so one last try. */
         pthread_rwlock_wrlock(&in->rw);
-        int e = fs_file_commit(fs, in, 0);
+        int e = fs_file_commit(fs, in, FS_COMMIT_WAIT);
         pthread_rwlock_unlock(&in->rw);
         if (e)
             fs_log(fs, LOG_ERR, "inode %llu: dirty data lost: %s",

@@ -58,22 +58,38 @@ void fs_attr_to_stat(struct fs_ctx *fs, const struct idx_attr *a,
 
 int fs_getattr(struct fs_ctx *fs, uint64_t ino, struct idx_attr *out)
 {
+    /* Whether a commit of this inode is still on its way is checked before
+     * the store is read: if it lands in between, the store has it. */
+    struct fs_inode *in = fs_inode_find(fs, ino);
+    int pending = 0, pend_kill = 0;
+    if (in) {
+        pthread_mutex_lock(&fs->itab.lock);
+        uint64_t seq = in->async_seq;
+        pend_kill = in->pend_kill;
+        pthread_mutex_unlock(&fs->itab.lock);
+        pending = !fs_writer_async_done(fs, seq);
+    }
     struct fs_rd *r;
     int e = fs_rd_take(fs, &r);
-    if (e)
+    if (!e) {
+        e = idx_r_inode_get(r->rd, ino, out);
+        fs_rd_give(fs, r);
+    }
+    if (e || !in) {
+        if (in)
+            fs_inode_put(fs, in, 0, 0);
         return e;
-    e = idx_r_inode_get(r->rd, ino, out);
-    fs_rd_give(fs, r);
-    if (e)
-        return e;
-    struct fs_inode *in = fs_inode_find(fs, ino);
-    if (!in)
-        return 0;
+    }
     /* An open file's size and times may be ahead of the store. */
     pthread_rwlock_rdlock(&in->rw);
     if (in->is_reg)
         out->size = in->size;
-    if (in->attr_dirty) {
+    if (pending && pend_kill) {
+        out->mode &= ~(uint32_t)S_ISUID;
+        if (out->mode & S_IXGRP)
+            out->mode &= ~(uint32_t)S_ISGID;
+    }
+    if (in->attr_dirty || pending) {
         set_time(&out->mtime_sec, &out->mtime_nsec, &in->mtime);
         set_time(&out->ctime_sec, &out->ctime_nsec, &in->ctime);
     }
@@ -214,8 +230,10 @@ int fs_make(struct fs_ctx *fs, const struct fs_caller *who, uint64_t dir,
             const char *name, uint32_t mode, uint64_t rdev,
             const char *target, struct idx_attr *out)
 {
+    /* A new inode in a directory: it may commit before deferred data
+     * commits (which only touch regular files that already exist). */
     struct make_job j = {
-        .j = { .run = make_run }, .who = who, .dir = dir, .name = name,
+        .j = { .run = make_run, .reorder_ok = 1 }, .who = who, .dir = dir, .name = name,
         .mode = mode, .rdev = rdev, .target = target,
     };
     int e = check_name(name, &j.len);

@@ -1,6 +1,6 @@
 /* fs_ops.c — the fuse_lowlevel_ops table and its entry points.
  *
- * Each op_* sends exactly one reply, as its last act, with no lock held: a
+ * Each fs_op_* sends exactly one reply, as its last act, with no lock held: a
  * reply can let the kernel send a forget that frees the inode, so every
  * lock and ref is dropped first.  The helpers they call (fs_meta.c,
  * fs_file.c) return 0 or -errno and never reply.  Pointer arguments from
@@ -31,6 +31,7 @@ _Static_assert(IDX_ROOT_INO == FUSE_ROOT_ID, "the store's root is FUSE's root");
  * mounted), so its caches can be trusted for a while. */
 #define FS_ATTR_TIMEOUT  1.0
 #define FS_ENTRY_TIMEOUT 1.0
+#define FS_MAX_WRITE     (1u << 20)
 
 /* The session's userdata is a pointer to the fs_ctx pointer: the session
  * is created (checking the options) before the store is opened. */
@@ -82,7 +83,7 @@ static void reply_entry_or_err(fuse_req_t req, struct fs_ctx *fs, int e,
 }
 
 /* ---------------- session ---------------- */
-static void op_init(void *userdata, struct fuse_conn_info *conn)
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
     struct fs_ctx *fs = *(struct fs_ctx **)userdata;
     /* The kernel must tell us to clear set-id bits (as a setattr) rather
@@ -93,11 +94,19 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
         conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-    fs_log(fs, LOG_DEBUG, "init: proto %u.%u, max_write %u", conn->proto_major,
-           conn->proto_minor, conn->max_write);
+    /* Big writes in few requests: each request costs a round trip and a
+     * lock of the inode.  libfuse asks the kernel for enough pages per
+     * request (max_pages) and clamps this to its own buffer. */
+    conn->max_write = FS_MAX_WRITE;
+    /* Read ahead whole blocks' worth: a block is decoded at once anyway.
+     * The kernel's offer is the upper bound (libfuse clamps to it). */
+    conn->max_readahead = FS_MAX_WRITE;
+    fs_log(fs, LOG_DEBUG, "init: proto %u.%u, max_write %u, max_readahead %u",
+           conn->proto_major, conn->proto_minor, conn->max_write,
+           conn->max_readahead);
 }
 
-static void op_destroy(void *userdata)
+static void fs_op_destroy(void *userdata)
 {
     struct fs_ctx *fs = *(struct fs_ctx **)userdata;
     if (fs)
@@ -105,7 +114,7 @@ static void op_destroy(void *userdata)
 }
 
 /* ---------------- names ---------------- */
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct fs_ctx *fs = FS(req);
     struct idx_attr a;
@@ -121,7 +130,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     reply_entry_or_err(req, fs, e, &a);
 }
 
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
     struct fs_ctx *fs = FS(req);
     struct fs_inode *in = fs_inode_find(fs, ino);
@@ -130,7 +139,7 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
     fuse_reply_none(req);
 }
 
-static void op_forget_multi(fuse_req_t req, size_t count,
+static void fs_op_forget_multi(fuse_req_t req, size_t count,
                             struct fuse_forget_data *forgets)
 {
     struct fs_ctx *fs = FS(req);
@@ -142,7 +151,7 @@ static void op_forget_multi(fuse_req_t req, size_t count,
     fuse_reply_none(req);
 }
 
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode, dev_t rdev)
 {
     struct fs_ctx *fs = FS(req);
@@ -158,7 +167,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
     reply_entry_or_err(req, fs, e, &a);
 }
 
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode)
 {
     struct fs_ctx *fs = FS(req);
@@ -169,7 +178,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
     reply_entry_or_err(req, fs, e, &a);
 }
 
-static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
                        const char *name)
 {
     struct fs_ctx *fs = FS(req);
@@ -180,7 +189,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
     reply_entry_or_err(req, fs, e, &a);
 }
 
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
                     const char *newname)
 {
     struct fs_ctx *fs = FS(req);
@@ -189,17 +198,17 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
     reply_entry_or_err(req, fs, e, &a);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     fuse_reply_err(req, -fs_remove(FS(req), parent, name, 0));
 }
 
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     fuse_reply_err(req, -fs_remove(FS(req), parent, name, 1));
 }
 
-static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                       fuse_ino_t newparent, const char *newname,
                       unsigned int flags)
 {
@@ -207,7 +216,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                                    flags));
 }
 
-static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
     struct fs_ctx *fs = FS(req);
     char buf[4097];
@@ -229,7 +238,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* ---------------- attributes ---------------- */
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
     struct idx_attr a;
@@ -243,7 +252,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
 }
 
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                        int to_set, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
@@ -292,7 +301,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 }
 
 /* ---------------- files ---------------- */
-static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                       mode_t mode, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
@@ -320,7 +329,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
     }
 }
 
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
     struct fs_inode *in;
@@ -335,18 +344,29 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         e = fs_file_truncate(fs, in, 0, NULL);
         pthread_rwlock_unlock(&in->rw);
     }
-    if (!e)
+    int keep = 0;
+    if (!e) {
+        /* The kernel may keep the pages it has only if the data did not
+         * change since the previous open (it sees every change, but this
+         * also covers failed commits and anything done while no one had
+         * the file open). */
+        pthread_rwlock_rdlock(&in->rw);
+        uint64_t gen = in->data_gen;
+        pthread_rwlock_unlock(&in->rw);
+        pthread_mutex_lock(&fs->itab.lock);
+        keep = in->cache_ok && in->cache_gen == gen;
+        in->cache_ok = 1;
+        in->cache_gen = gen;
+        pthread_mutex_unlock(&fs->itab.lock);
         fs_inode_open(fs, in);
+    }
     fs_inode_put(fs, in, 0, 0);
     if (e) {
         fuse_reply_err(req, -e);
         return;
     }
     fi->fh = (uint64_t)(unsigned)fi->flags;
-    /* The kernel is the only writer, so its page cache could be kept; it is
-     * dropped at open anyway so that a file that changed under an earlier
-     * open (e.g. through another name) never shows stale pages. */
-    fi->keep_cache = 0;
+    fi->keep_cache = keep;
     fi->direct_io = 0;
     if (fuse_reply_open(req, fi)) {
         struct fs_inode *again = fs_inode_find(fs, ino);
@@ -355,7 +375,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
 }
 
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
@@ -382,7 +402,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     free(buf);
 }
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
                      size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
@@ -424,12 +444,12 @@ static int commit_ino(struct fs_ctx *fs, fuse_ino_t ino, int durable)
     return e;
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     fuse_reply_err(req, -commit_ino(FS(req), ino, 0));
 }
 
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
                      struct fuse_file_info *fi)
 {
     /* fdatasync too commits the metadata: the size is needed to read the
@@ -437,7 +457,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     fuse_reply_err(req, -commit_ino(FS(req), ino, 1));
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
     struct fs_inode *in = fs_inode_find(fs, ino);
@@ -455,7 +475,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     fuse_reply_err(req, -e);
 }
 
-static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
                          off_t len, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
@@ -485,20 +505,20 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 }
 
 /* ---------------- directories ---------------- */
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     fi->fh = 0;
     fi->cache_readdir = 0;
     fuse_reply_open(req, fi);
 }
 
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
                           struct fuse_file_info *fi)
 {
     fuse_reply_err(req, 0);
 }
 
-static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
                         struct fuse_file_info *fi)
 {
     fuse_reply_err(req, -fs_writer_barrier(FS(req)));
@@ -539,7 +559,7 @@ static int rd_entry(void *arg, const char *name, size_t len, uint64_t ino,
     return rd_add(arg, z, ino, mode, (off_t)(cookie + 2));
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
@@ -576,7 +596,7 @@ out:
     free(s.buf);
 }
 
-static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
     struct fs_ctx *fs = FS(req);
     struct statvfs sv;
@@ -603,7 +623,7 @@ static int xattr_allowed(fuse_req_t req, const char *name)
     return -EOPNOTSUPP;
 }
 
-static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                         const char *value, size_t size, int flags)
 {
     int e = xattr_allowed(req, name);
@@ -616,7 +636,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
     fuse_reply_err(req, -e);
 }
 
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                         size_t size)
 {
     struct fs_ctx *fs = FS(req);
@@ -637,7 +657,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
     free(buf);
 }
 
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
     struct fs_ctx *fs = FS(req);
     char *buf = size ? malloc(size) : NULL;
@@ -657,7 +677,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     free(buf);
 }
 
-static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     int e = xattr_allowed(req, name);
     if (!e)
@@ -666,38 +686,38 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
-    .init = op_init,
-    .destroy = op_destroy,
-    .lookup = op_lookup,
-    .forget = op_forget,
-    .forget_multi = op_forget_multi,
-    .getattr = op_getattr,
-    .setattr = op_setattr,
-    .readlink = op_readlink,
-    .mknod = op_mknod,
-    .mkdir = op_mkdir,
-    .unlink = op_unlink,
-    .rmdir = op_rmdir,
-    .symlink = op_symlink,
-    .rename = op_rename,
-    .link = op_link,
-    .open = op_open,
-    .read = op_read,
-    .write = op_write,
-    .flush = op_flush,
-    .release = op_release,
-    .fsync = op_fsync,
-    .opendir = op_opendir,
-    .readdir = op_readdir,
-    .releasedir = op_releasedir,
-    .fsyncdir = op_fsyncdir,
-    .statfs = op_statfs,
-    .setxattr = op_setxattr,
-    .getxattr = op_getxattr,
-    .listxattr = op_listxattr,
-    .removexattr = op_removexattr,
-    .create = op_create,
-    .fallocate = op_fallocate,
+    .init = fs_op_init,
+    .destroy = fs_op_destroy,
+    .lookup = fs_op_lookup,
+    .forget = fs_op_forget,
+    .forget_multi = fs_op_forget_multi,
+    .getattr = fs_op_getattr,
+    .setattr = fs_op_setattr,
+    .readlink = fs_op_readlink,
+    .mknod = fs_op_mknod,
+    .mkdir = fs_op_mkdir,
+    .unlink = fs_op_unlink,
+    .rmdir = fs_op_rmdir,
+    .symlink = fs_op_symlink,
+    .rename = fs_op_rename,
+    .link = fs_op_link,
+    .open = fs_op_open,
+    .read = fs_op_read,
+    .write = fs_op_write,
+    .flush = fs_op_flush,
+    .release = fs_op_release,
+    .fsync = fs_op_fsync,
+    .opendir = fs_op_opendir,
+    .readdir = fs_op_readdir,
+    .releasedir = fs_op_releasedir,
+    .fsyncdir = fs_op_fsyncdir,
+    .statfs = fs_op_statfs,
+    .setxattr = fs_op_setxattr,
+    .getxattr = fs_op_getxattr,
+    .listxattr = fs_op_listxattr,
+    .removexattr = fs_op_removexattr,
+    .create = fs_op_create,
+    .fallocate = fs_op_fallocate,
 };
 
 const struct fuse_lowlevel_ops *fs_ops_table(void)

@@ -101,7 +101,6 @@ fail:
 static void run_batch(struct fs_ctx *fs, struct fs_job *batch)
 {
     int durable = 0, bad = 0, n = 0;
-    fs->w.n_batches++;
     int r = idx_w_begin(fs->idx);
     if (r)
         bad = r;
@@ -161,6 +160,105 @@ static void idle_upkeep(struct fs_ctx *fs)
            (unsigned long long)(dead >> 20), e ? strerror(-e) : "done");
 }
 
+/* Deferred async commits are run (payloads appended, rows put) and
+ * committed together once they hold this much, once the oldest has waited
+ * this long, or as soon as a job that must not overtake them arrives
+ * (anything but a create, e.g. an fsync).  One payload sync and one
+ * transaction then cover many files or many MiB. */
+#define FS_DEFER_BYTES   (48ull << 20)
+#define FS_DEFER_NS      200000000ll
+/* Async memory (buffers handed to the writer, not yet committed) beyond
+ * which an async submitter waits: bounds memory, lets the writer catch up. */
+#define FS_ASYNC_MAX     (112ull << 20)
+
+static int64_t mono_ns(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
+}
+
+/* Sorts the jobs of a batch: deferred async jobs go to the writer's list;
+ * the rest go to *now, behind the deferred jobs they must not overtake. */
+static void sort_batch(struct fs_writer *w, struct fs_job *batch,
+                       struct fs_job **now)
+{
+    struct fs_job **tail = now;
+    while (*tail)
+        tail = &(*tail)->next;
+    for (struct fs_job *j = batch, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (j->async) {
+            if (!w->def_head)
+                clock_gettime(CLOCK_MONOTONIC, &w->def_t0);
+            if (w->def_tail)
+                w->def_tail->next = j;
+            else
+                w->def_head = j;
+            w->def_tail = j;
+            w->def_bytes += j->bytes;
+            continue;
+        }
+        if (!j->reorder_ok && w->def_head) {
+            *tail = w->def_head;
+            tail = &w->def_tail->next;
+            w->def_head = w->def_tail = NULL;
+            w->def_bytes = 0;
+        }
+        *tail = j;
+        tail = &j->next;
+    }
+}
+
+static void release_deferred(struct fs_writer *w, struct fs_job **now)
+{
+    if (!w->def_head)
+        return;
+    struct fs_job **tail = now;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w->def_head;
+    w->def_head = w->def_tail = NULL;
+    w->def_bytes = 0;
+}
+
+/* Wakes the submitters of a run list and finishes its async jobs. */
+static void complete(struct fs_ctx *fs, struct fs_job *list)
+{
+    struct fs_writer *w = &fs->w;
+    uint64_t last = 0, bytes = 0, n = 0;
+    struct fs_job *waiting = NULL, **tail = &waiting;
+    /* finish() frees async jobs and takes the cache and fs_pend locks,
+     * which come before the writer lock (fs.h): outside it.  The waited-for
+     * jobs are set aside first: the list dies with the async jobs. */
+    for (struct fs_job *j = list, *next; j; j = next) {
+        next = j->next;
+        if (j->async) {
+            last = j->seq;
+            bytes += j->bytes;
+            n++;
+            j->finish(fs, j);
+        } else {
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+        }
+    }
+    pthread_mutex_lock(&w->lock);
+    if (last > w->async_done)
+        w->async_done = last;
+    w->async_bytes -= bytes;
+    w->n_jobs += n;
+    /* Read next before done: once done is set and the lock dropped, the
+     * waiter returns and its job (on its stack) is gone. */
+    for (struct fs_job *j = waiting, *next; j; j = next) {
+        next = j->next;
+        w->n_jobs++;
+        j->done = 1;
+    }
+    pthread_cond_broadcast(&w->done);
+    pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
     struct fs_ctx *fs = arg;
@@ -168,7 +266,23 @@ static void *writer_main(void *arg)
     int upkeep_due = 1;           /* also once after mount */
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->head && !w->stop) {
+        int due = 0;              /* the deferred jobs must run now */
+        while (!w->head && !w->stop && !due) {
+            if (w->def_head) {
+                struct timespec now, until;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                int64_t left = mono_ns(&w->def_t0) + FS_DEFER_NS - mono_ns(&now);
+                if (left <= 0) {
+                    due = 1;
+                    break;
+                }
+                clock_gettime(CLOCK_REALTIME, &until);
+                int64_t t = mono_ns(&until) + left;
+                until.tv_sec = t / 1000000000ll;
+                until.tv_nsec = t % 1000000000ll;
+                pthread_cond_timedwait(&w->wake, &w->lock, &until);
+                continue;
+            }
             if (!upkeep_due) {
                 pthread_cond_wait(&w->wake, &w->lock);
                 continue;
@@ -184,30 +298,31 @@ static void *writer_main(void *arg)
                 pthread_mutex_lock(&w->lock);
             }
         }
-        if (!w->head)
-            break;
+        if (!w->head && !w->def_head)
+            break;                /* stop, and nothing left */
         upkeep_due = 1;
         struct fs_job *batch = w->head;
         w->head = w->tail = NULL;
+        int stop = w->stop;
         pthread_mutex_unlock(&w->lock);
 
-        run_batch(fs, batch);
+        struct fs_job *now = NULL;
+        sort_batch(w, batch, &now);
+        if (due || stop || w->def_bytes >= FS_DEFER_BYTES)
+            release_deferred(w, &now);
+        if (now) {
+            w->n_batches++;
+            run_batch(fs, now);
+            complete(fs, now);
+        }
         if (fs->w.appended >= FS_UPKEEP_EVERY) {
             /* A write stream that never pauses still gets its garbage
-             * collected, between batches. */
+             * collected, between batches (deferred jobs have not touched
+             * the store yet, so compaction may run before them). */
             fs->w.appended = 0;
             idle_upkeep(fs);
         }
-
         pthread_mutex_lock(&w->lock);
-        /* Read next before done: once done is set and the lock dropped, the
-         * waiter returns and its job (on its stack) is gone. */
-        for (struct fs_job *j = batch, *next; j; j = next) {
-            next = j->next;
-            w->n_jobs++;
-            j->done = 1;
-        }
-        pthread_cond_broadcast(&w->done);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -224,7 +339,10 @@ int fs_writer_start(struct fs_ctx *fs)
     if ((e = pthread_cond_init(&w->done, NULL)))
         goto out_wake;
     w->head = w->tail = NULL;
+    w->def_head = w->def_tail = NULL;
+    w->def_bytes = 0;
     w->stop = 0;
+    w->async_next = w->async_done = w->async_bytes = 0;
     if ((e = pthread_create(&w->thread, NULL, writer_main, fs)))
         goto out_done;
     w->running = 1;
@@ -257,6 +375,64 @@ void fs_writer_stop(struct fs_ctx *fs)
            (unsigned long long)w->n_durable);
 }
 
+uint64_t fs_writer_submit_async(struct fs_ctx *fs, struct fs_job *j)
+{
+    struct fs_writer *w = &fs->w;
+    j->next = NULL;
+    j->done = 0;
+    j->result = 0;
+    j->async = 1;
+    if (!w->running) {
+        j->seq = 0;
+        j->result = -EIO;
+        j->finish(fs, j);
+        return 0;
+    }
+    pthread_mutex_lock(&w->lock);
+    /* Bounded memory: wait for the writer to catch up (it never needs
+     * anything this thread holds, fs.h). */
+    while (w->async_bytes && w->async_bytes + j->bytes > FS_ASYNC_MAX)
+        pthread_cond_wait(&w->done, &w->lock);
+    uint64_t seq = j->seq = ++w->async_next;
+    w->async_bytes += j->bytes;
+    if (j->publish)
+        j->publish(fs, j);
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return seq;            /* j may be gone already */
+}
+
+int fs_writer_async_done(struct fs_ctx *fs, uint64_t seq)
+{
+    if (!seq)
+        return 1;
+    pthread_mutex_lock(&fs->w.lock);
+    int done = fs->w.async_done >= seq;
+    pthread_mutex_unlock(&fs->w.lock);
+    return done;
+}
+
+static int noop_run(struct fs_ctx *fs, struct fs_job *j)
+{
+    (void)fs;
+    (void)j;
+    return 0;
+}
+
+void fs_writer_async_wait(struct fs_ctx *fs, uint64_t seq)
+{
+    if (fs_writer_async_done(fs, seq))
+        return;
+    /* A job that may not overtake the deferred ones runs them now. */
+    struct fs_job j = { .run = noop_run };
+    fs_writer_submit(fs, &j);
+}
+
 int fs_writer_submit(struct fs_ctx *fs, struct fs_job *j)
 {
     struct fs_writer *w = &fs->w;
@@ -265,6 +441,7 @@ int fs_writer_submit(struct fs_ctx *fs, struct fs_job *j)
     j->next = NULL;
     j->done = 0;
     j->result = 0;
+    j->async = 0;
     pthread_mutex_lock(&w->lock);
     if (w->tail)
         w->tail->next = j;

@@ -163,6 +163,14 @@ int idx_w_block_put(struct idx *x, uint64_t ino, uint64_t blkno,
                     struct idx_bloc *loc);
 /* Deletes rows with blkno >= first (truncate). */
 int idx_w_block_truncate(struct idx *x, uint64_t ino, uint64_t first);
+/* Deletes the row of one block (it becomes a hole) and its queue entry;
+ * its payload becomes dead space.  Deleting a hole is not an error. */
+int idx_w_block_delete(struct idx *x, uint64_t ino, uint64_t blkno);
+/* Number of rows of ino and the sum of their payload lengths (what the
+ * file occupies in segments, record headers not counted); 0 and 0 for a
+ * file without rows or an unknown inode.  Either out-pointer may be NULL. */
+int idx_r_block_usage(struct idx_rd *r, uint64_t ino, uint64_t *n_blocks,
+                      uint64_t *payload_bytes);
 
 /* ---- payloads in segment files ---- */
 /* Appends a record (header naming ino/blkno/codec/lengths/CRC, then the

@@ -89,6 +89,40 @@ int idx_w_block_truncate(struct idx *x, uint64_t ino, uint64_t first)
     return idx_exec_stmt(s);
 }
 
+int idx_w_block_delete(struct idx *x, uint64_t ino, uint64_t blkno)
+{
+    sqlite3_stmt *s;
+    int rc;
+    IDX_W_CHECK(x);
+    PREP(s, x->db, x->st, ST_BLOCK_DEL);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, blkno);
+    if ((rc = idx_exec_stmt(s)) != 0)
+        return rc;
+    /* A block that no longer exists has nothing left to compress. */
+    PREP(s, x->db, x->st, ST_QUEUE_DEL);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, blkno);
+    return idx_exec_stmt(s);
+}
+
+int idx_r_block_usage(struct idx_rd *r, uint64_t ino, uint64_t *n_blocks,
+                      uint64_t *payload_bytes)
+{
+    sqlite3_stmt *s;
+    PREP(s, r->db, r->st, ST_BLOCK_USAGE);
+    bind_u64(s, 1, ino);
+    int rc = step_row(s);
+    if (rc != 0)
+        return rc == -ENOENT ? -EIO : rc;   /* an aggregate always has a row */
+    if (n_blocks)
+        *n_blocks = (uint64_t)sqlite3_column_int64(s, 0);
+    if (payload_bytes)
+        *payload_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+    stmt_done(s);
+    return 0;
+}
+
 /* ---- payloads ---- */
 
 int idx_w_payload_append(struct idx *x, uint64_t ino, uint64_t blkno,

@@ -63,6 +63,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_BLOCKS_IN_SEG]  = "SELECT ino, blkno, off, len, raw_len, codec, crc FROM blocks "
                           "WHERE seg = ?1 ORDER BY off",
     [ST_BLOCK_SEG_USED] = "SELECT 1 FROM blocks WHERE seg = ?1 LIMIT 1",
+    [ST_BLOCK_DEL]      = "DELETE FROM blocks WHERE ino = ?1 AND blkno = ?2",
+    /* A range scan of the primary key (ino, blkno): no table walk. */
+    [ST_BLOCK_USAGE]    = "SELECT count(*), coalesce(sum(len), 0) FROM blocks "
+                          "WHERE ino = ?1",
 
     [ST_SEG_LIST]  = "SELECT id, live FROM segments ORDER BY id",
     [ST_SEG_GET]   = "SELECT live FROM segments WHERE id = ?1",

@@ -6,7 +6,9 @@
 #   FUZZ_SECONDS=1800 scripts/build-fuzz.sh      # longer run
 #   FUZZ_JOBS=1 FUZZ_MAX_LEN=4096                # libFuzzer knobs
 #
-# New interesting inputs accumulate in build/fuzz/corpus/<target>/; crashes
+# New interesting inputs accumulate in build/fuzz/corpus/<target>/ (merge the
+# good ones into tests/fuzz/corpus/<target>/ with -merge=1, which
+# tests/codec/test_golden.c replays on every test run); crashes
 # are written as build/fuzz/<target>-crash-*.  A crash found here is fixed,
 # then kept as tests/golden/bad/<what-it-captures> so tests/codec/
 # test_golden.c replays it on every test run.
@@ -90,8 +92,10 @@ echo "build-fuzz: $(ls "$seeds" | wc -l) seeds in $seeds"
 rc=0
 for name in "${targets[@]}"; do
     mkdir -p "$OUT/corpus/$name"
+    kept=()
+    [ -d "tests/fuzz/corpus/$name" ] && kept=("tests/fuzz/corpus/$name")
     "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" -timeout=20 \
         -rss_limit_mb=4096 -print_final_stats=1 -jobs="${FUZZ_JOBS:-1}" \
-        -artifact_prefix="$OUT/$name-" "$OUT/corpus/$name" "$seeds" || rc=$?
+        -artifact_prefix="$OUT/$name-" "$OUT/corpus/$name" "$seeds" "${kept[@]}" || rc=$?
 done
 exit $rc

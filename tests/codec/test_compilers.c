@@ -45,7 +45,7 @@ static unsigned char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-Test(compilers, gcc_and_clang_write_the_same_bytes, .timeout = 600)
+Test(compilers, gcc_and_clang_write_the_same_bytes)
 {
     char build[PATH_MAX], root[PATH_MAX], corpus[PATH_MAX], tmp[PATH_MAX];
     cr_assert_eq(fst_build_dir(build, sizeof build), 0);

@@ -317,7 +317,7 @@ Test(container, fade_container_truncations_fail)
 Test(container, foreign_files)
 {
     static const char *samples[] = {"\x89PNG\r\n\x1a\n rest", "#!/bin/sh\necho hi\n",
-                                    "\xfd" "7zXZ\0\0", "\xfa\xde\xb1\x0c block not container"};
+                                    ("\xfd" "7zXZ\0\0"), "\xfa\xde\xb1\x0c block not container"};
     for (size_t i = 0; i < 4; i++) {
         put_file("f", samples[i], strlen(samples[i]) + 1);
         struct fc_stats st;

@@ -166,3 +166,26 @@ Test(corrupt_fields, raw_block)
         cr_assert_lt(fade_block_decode(NULL, out, sizeof out, b, n), 0);
     cr_assert_eq(fade_block_decode(NULL, out, sizeof out, b, sizeof b), 100);
 }
+
+Test(corrupt_fields, more_streams_than_the_named_preset_allows)
+{
+    /* A "small" block of 100 streams relabelled as "tiny" (at most 64
+     * streams): rejected from the header, before any decoding. */
+    const struct fade_preset *tiny = fade_preset_find("tiny");
+    const struct fade_preset *small = fade_preset_find("small");
+    if (!tiny || !small || small->max_streams < 100 || tiny->max_streams >= 100)
+        cr_skip_test("presets changed");
+    struct fade_ctx_params p = {.preset = "small", .n_streams = 100};
+    fade_ctx *c;
+    cr_assert_eq(fade_ctx_create(&c, &p), 0);
+    static uint8_t src[3000], blk[3100], out[3000];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i % 3 ? 'a' : 'b');
+    ssize_t n = fade_block_encode(c, blk, sizeof blk, src, sizeof src);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(blk[5], FADE_CODEC_FADE);
+    st_le64(blk + 16, fade_preset_model_id(tiny));
+    reseal(blk);
+    cr_assert_eq(fade_block_decode(c, out, sizeof out, blk, (size_t)n), FADE_E_CORRUPT);
+    fade_ctx_free(c);
+}

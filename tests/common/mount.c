@@ -274,6 +274,44 @@ int fst_is_fuse_mounted(const char *path)
     return found;
 }
 
+int fst_unmount_under(const char *dir)
+{
+    size_t dlen = strlen(dir);
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL, *found[32];
+    size_t lcap = 0;
+    int n = 0;
+    while (n < 32 && getline(&line, &lcap, f) > 0) {
+        char *save = NULL, *tok, *mp = NULL;
+        int i = 0;
+        for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save), i++) {
+            if (i == 4)
+                mp = tok;
+            if (strcmp(tok, "-") == 0) {
+                char *fstype = strtok_r(NULL, " ", &save);
+                if (mp && fstype && strncmp(fstype, "fuse", 4) == 0) {
+                    fst_unescape(mp);
+                    if (strncmp(mp, dir, dlen) == 0 && mp[dlen] == '/')
+                        found[n++] = strdup(mp);
+                }
+                break;
+            }
+        }
+    }
+    free(line);
+    fclose(f);
+    int rc = 0;
+    /* Deepest first: a mount inside a mount goes before its parent. */
+    for (int i = n - 1; i >= 0; i--) {
+        if (found[i] && fst_unmount_path(found[i], 1) != 0)
+            rc = -EBUSY;
+        free(found[i]);
+    }
+    return rc;
+}
+
 int fst_run_capture(char *const argv[], unsigned timeout_ms, char *out,
                     size_t cap, int *status)
 {
@@ -489,6 +527,37 @@ int fst_mount_init(struct fst_mount *m, const char *tag)
 fail:
     fst_rm_rf(m->dir);
     m->dir[0] = '\0';
+    return rc;
+}
+
+int fst_mount_pin_binary(struct fst_mount *m)
+{
+    char copy[PATH_MAX];
+    int rc = fst_snprintf(copy, sizeof copy, "%s/fadefs.bin", m->dir);
+    if (rc)
+        return rc;
+    int in = open(m->bin, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    int out = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (out < 0) {
+        rc = -errno;
+        close(in);
+        return rc;
+    }
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            n = -1;
+            break;
+        }
+    rc = n < 0 ? -EIO : 0;
+    close(in);
+    if (close(out) != 0 && rc == 0)
+        rc = -EIO;
+    if (rc == 0)
+        memcpy(m->bin, copy, sizeof m->bin);
     return rc;
 }
 
@@ -730,6 +799,10 @@ void fst_mount_fini(struct fst_mount *m)
     if (m->pid && fst_mount_stop(m) != 0)
         fst_mount_kill(m);
     fst_unmount_path(m->mnt, 1);
+    /* Mounts a crashed tool left below (their daemons died with it), and a
+     * test's own mount of the store (a small tmpfs); EINVAL if none. */
+    fst_unmount_under(m->dir);
+    umount2(m->store, MNT_DETACH);
     const char *keep = getenv("FST_KEEP");
     if (!keep || !*keep)
         fst_rm_rf(m->dir);

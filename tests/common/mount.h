@@ -70,6 +70,8 @@ int fst_unmount_path(const char *path, int lazy);
  * test leaves them open, and they would keep the daemon alive after the
  * unmount).  Returns how many were closed. */
 int fst_close_fds_under(const char *path);
+/* Lazily detaches every FUSE mount strictly below dir. */
+int fst_unmount_under(const char *dir);
 /* 1 if FUSE can be used here (/dev/fuse opens read-write), else 0 with a
  * reason in why. */
 int fst_fuse_usable(char *why, size_t cap);
@@ -85,6 +87,9 @@ int fst_read_text(const char *path, char **out, size_t *len);
 /* Makes the temporary folder with store/ and mnt/ and finds the binary
  * ($FADEFS_BIN or <build>/fadefs).  Nothing runs yet. */
 int  fst_mount_init(struct fst_mount *m, const char *tag);
+/* Copies the fadefs binary into the temporary folder and uses the copy,
+ * so that a long run is not disturbed by a rebuild of the binary. */
+int  fst_mount_pin_binary(struct fst_mount *m);
 /* Starts `fadefs -f [extra args] store mnt` and waits until mnt is a live
  * FUSE mount.  extra is NULL or a NULL-terminated argv fragment such as
  * {"-o", "x=y", NULL}.  Returns FST_ENOMOUNT when this machine cannot

@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
@@ -509,6 +510,89 @@ Test(fs_store, overwrites_are_reclaimed)
     uint8_t *d = fsT_read_file(fsT_p("hot"), &len);
     cr_assert_eq(len, n);
     cr_assert_eq(memcmp(d, buf, n), 0);
+    free(d);
+    free(buf);
+}
+
+/* A full disk under the store: writes fail with ENOSPC, nothing already
+ * stored is damaged, the daemon neither crashes nor hangs, and the store
+ * mounts again.  The store lives on a 32 MiB tmpfs (needs root). */
+Test(fs_store, full_store_gives_enospc)
+{
+    int rc = fst_mount_init(&fsT_m, "enospc");
+    cr_assert_eq(rc, 0);
+    if (mount("tmpfs", fsT_m.store, "tmpfs", 0, "size=32m,mode=0755") != 0) {
+        int e = errno;
+        fst_mount_fini(&fsT_m);
+        cr_skip_test("cannot mount a small tmpfs for the store: %s", strerror(e));
+    }
+    rc = fst_mount_start(&fsT_m, NULL);
+    if (rc == FST_ENOMOUNT && !getenv("FST_REQUIRE_MOUNT")) {
+        fsT_down();
+        cr_skip_test("cannot mount here");
+    }
+    if (rc)
+        fsT_fail_mount("mount", rc);
+
+    uint8_t keep[100000];
+    fsT_fill(keep, sizeof keep, 5, 0);
+    int fd = open(fsT_p("keep"), O_WRONLY | O_CREAT, 0644);
+    fsT_pwrite_all(fd, keep, sizeof keep, 0);
+    cr_assert_eq(fsync(fd), 0);
+    close(fd);
+
+    /* Fill: incompressible data until something says ENOSPC. */
+    const size_t chunk = 1u << 20;
+    uint8_t *buf = malloc(chunk);
+    cr_assert_not_null(buf);
+    fd = open(fsT_p("big"), O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    int err = 0;
+    for (int i = 0; i < 64 && !err; i++) {
+        fsT_fill(buf, chunk, 100 + (uint64_t)i, 0);
+        ssize_t w = pwrite(fd, buf, chunk, (off_t)i * (off_t)chunk);
+        if (w < 0)
+            err = errno;
+        else if (i % 4 == 3 && fsync(fd) != 0)
+            err = errno;
+    }
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    int cerr = close(fd) != 0 ? errno : 0;
+    if (!err)
+        err = cerr;
+    cr_assert_eq(err, ENOSPC, "writing 64 MiB into a 32 MiB store: %s (want ENOSPC)",
+                 err ? strerror(err) : "no error at all");
+
+    /* What was stored before is intact, and the fs still answers. */
+    size_t len;
+    uint8_t *d = fsT_read_file(fsT_p("keep"), &len);
+    cr_assert_eq(len, sizeof keep);
+    cr_assert_eq(memcmp(d, keep, len), 0, "a full store damaged an fsync'd file");
+    free(d);
+    struct stat st;
+    cr_assert_eq(stat(fsT_p("big"), &st), 0, "stat after ENOSPC: %s", strerror(errno));
+    cr_assert_eq(unlink(fsT_p("big")), 0, "unlink after ENOSPC: %s", strerror(errno));
+    /* Space may come back only after compaction; either way no other error. */
+    fd = open(fsT_p("small"), O_WRONLY | O_CREAT, 0644);
+    if (fd >= 0) {
+        if (write(fd, "x", 1) != 1 || fsync(fd) != 0)
+            cr_assert_eq(errno, ENOSPC, "small write after freeing: %s", strerror(errno));
+        close(fd);
+    } else {
+        cr_assert_eq(errno, ENOSPC, "create after freeing: %s", strerror(errno));
+    }
+
+    rc = fst_mount_stop(&fsT_m);
+    cr_assert(!WIFSIGNALED(fsT_m.last_status), "fadefs died of signal %d on a full store",
+              WTERMSIG(fsT_m.last_status));
+    cr_assert_neq(rc, -ETIMEDOUT, "fadefs hung on a full store: %s", fsT_m.why);
+    rc = fst_mount_start(&fsT_m, NULL);
+    if (rc)
+        fsT_fail_mount("remount of a full store", rc);
+    d = fsT_read_file(fsT_p("keep"), &len);
+    cr_assert_eq(len, sizeof keep);
+    cr_assert_eq(memcmp(d, keep, len), 0, "fsync'd file damaged after remount of a full store");
     free(d);
     free(buf);
 }

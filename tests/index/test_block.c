@@ -305,3 +305,90 @@ Test(stats, counts_and_bytes)
     cr_assert_eq(s.raw_bytes, 0);
     cr_assert_eq(s.payload_bytes, 0);
 }
+
+Test(block, delete_one_row)
+{
+    char a[300], b[400];
+    itest_fill(a, sizeof a, 3);
+    itest_fill(b, sizeof b, 4);
+    struct idx_bloc l0, l1, got;
+    struct idx_stats s;
+    cr_assert_eq(idx_w_begin(x), 0);
+    itest_put_block(x, 11, 0, a, sizeof a, &l0);
+    itest_put_block(x, 11, 1, b, sizeof b, &l1);
+    cr_assert_eq(idx_w_queue_push(x, 11, 0), 0);
+    cr_assert_eq(idx_w_queue_push(x, 11, 1), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_delete(x, 11, 0), 0);
+    cr_assert_eq(idx_w_block_delete(x, 11, 7), 0);      /* a hole: no error */
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(idx_r_block_get(r, 11, 0, &got), -ENOENT);
+    cr_assert_eq(idx_r_block_get(r, 11, 1, &got), 0);
+    read_back(&got, b, sizeof b);
+    /* Its queue entry went with it; the neighbour's stayed. */
+    uint64_t qi[4], qb[4];
+    cr_assert_eq(idx_r_queue_peek(r, qi, qb, 4), 1);
+    cr_assert_eq(qi[0], 11);
+    cr_assert_eq(qb[0], 1);
+    /* Its payload is dead space now. */
+    cr_assert_eq(idx_r_stats(r, &s), 0);
+    cr_assert_eq(s.n_blocks, 1);
+    cr_assert_eq(s.payload_bytes, sizeof b);
+    cr_assert_gt(s.segment_bytes, s.payload_bytes + sizeof a);
+}
+
+Test(block, delete_rolls_back)
+{
+    char a[100];
+    itest_fill(a, sizeof a, 5);
+    struct idx_bloc l0, got;
+    cr_assert_eq(idx_w_begin(x), 0);
+    itest_put_block(x, 12, 3, a, sizeof a, &l0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_delete(x, 12, 3), 0);
+    idx_w_rollback(x);
+    cr_assert_eq(idx_r_block_get(r, 12, 3, &got), 0);
+    cr_assert_eq(got.gen, l0.gen);
+}
+
+Test(block, usage_counts_and_sums)
+{
+    char a[1000];
+    itest_fill(a, sizeof a, 6);
+    uint64_t n = 99, bytes = 99;
+    cr_assert_eq(idx_r_block_usage(r, 20, &n, &bytes), 0);   /* no rows */
+    cr_assert_eq(n, 0);
+    cr_assert_eq(bytes, 0);
+    struct idx_bloc l;
+    cr_assert_eq(idx_w_begin(x), 0);
+    itest_put_block(x, 20, 0, a, 100, &l);
+    itest_put_block(x, 20, 9, a, 250, &l);
+    itest_put_block(x, 20, 1000000, a, 1000, &l);
+    itest_put_block(x, 21, 0, a, 777, &l);                   /* another file */
+    itest_put_block(x, 19, 5, a, 555, &l);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(idx_r_block_usage(r, 20, &n, &bytes), 0);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(bytes, 1350);
+    cr_assert_eq(idx_r_block_usage(r, 21, NULL, &bytes), 0);
+    cr_assert_eq(bytes, 777);
+    cr_assert_eq(idx_r_block_usage(r, 19, &n, NULL), 0);
+    cr_assert_eq(n, 1);
+    /* Replacing, deleting and truncating move the sums. */
+    cr_assert_eq(idx_w_begin(x), 0);
+    itest_put_block(x, 20, 9, a, 50, &l);
+    cr_assert_eq(idx_w_block_delete(x, 20, 0), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(idx_r_block_usage(r, 20, &n, &bytes), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(bytes, 1050);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_truncate(x, 20, 10), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(idx_r_block_usage(r, 20, &n, &bytes), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(bytes, 50);
+}

@@ -382,6 +382,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "crashtest: %s\n", strerror(-rc));
         return 2;
     }
+    /* A long run must not trip over a rebuild of the binary. */
+    if (access(c->m.bin, X_OK) == 0 && fst_mount_pin_binary(&c->m) != 0)
+        fprintf(stderr, "crashtest: could not copy %s; using it in place\n", c->m.bin);
     char jpath[PATH_MAX + 16];
     if (snprintf(jpath, sizeof jpath, "%s/journal", c->m.dir) < (int)sizeof jpath)
         c->journal = open(jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

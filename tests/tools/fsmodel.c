@@ -766,6 +766,9 @@ int main(int argc, char **argv)
             return 2;
         }
         f->mounted = 1;
+        /* A long run must not trip over a rebuild of the binary. */
+        if (access(f->m.bin, X_OK) == 0 && fst_mount_pin_binary(&f->m) != 0)
+            fprintf(stderr, "fsmodel: could not copy %s; using it in place\n", f->m.bin);
         rc = fst_mount_start(&f->m, f->extra);
         if (rc) {
             fprintf(stderr, "fsmodel: cannot mount: %s\n", f->m.why);
