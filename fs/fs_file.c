@@ -223,7 +223,7 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
                 if (e)
                     return done ? (ssize_t)done : e;
             }
-            d = calloc(1, sizeof(*d));
+            d = malloc(sizeof(*d));
             uint8_t *data = malloc(fs->bs);
             if (!d || !data) {
                 free(d);
@@ -243,8 +243,7 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
                 free(data);
                 return done ? (ssize_t)done : e;
             }
-            d->blkno = blkno;
-            d->data = data;
+            *d = (struct fs_dbuf){ .blkno = blkno, .data = data };
             d->next = in->dirty;
             in->dirty = d;
             in->n_dirty++;

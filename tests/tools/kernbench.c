@@ -8,10 +8,11 @@
  * linear_bwd_x and linear_bwd_w (best of R runs after one warm-up) and
  * prints ms, GFLOP/s (an FMA counts 2) and the ratio to the peak of the
  * same ISA and thread count; the last line ("all") is the time-weighted
- * total, i.e. the GEMM part of one training step of the model.  The cpu
- * columns divide by the process's CPU time per thread instead of wall
- * time: on a busy machine they show what the kernels do while they run
- * (the peak probe counts CPU time too, see codec/peak.h).  Run it with `nice` on a shared machine: the
+ * total, i.e. the GEMM part of one training step of the model.  The last
+ * two columns divide by the process's CPU time instead of wall time and
+ * compare with one core's peak: on a busy machine they show what the
+ * kernels do while they actually run (pool spinning counts against them;
+ * the peak probe counts CPU time too, see codec/peak.h).  Run it with `nice` on a shared machine: the
  * ratio is only meaningful when the peak probe saw the same contention. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -67,8 +68,7 @@ enum kb_kernel { KB_FWD, KB_BWD_X, KB_BWD_W };
 static const char *const kb_names[] = {"linear_fwd", "linear_bwd_x", "linear_bwd_w"};
 
 /* Best wall time of `reps` runs after a warm-up; *cpu_best receives the
- * best CPU time of the process per thread (what the run costs when the
- * threads are not kept waiting by other processes). */
+ * best CPU time of the process (all threads, spinning included). */
 static double kb_time(const struct kern_ops *k, struct fade_pool *pool,
                       enum kb_kernel which, struct kb_shape s, int reps,
                       float *X, float *W, float *B, float *Y, float *S,
@@ -91,7 +91,7 @@ static double kb_time(const struct kern_ops *k, struct fade_pool *pool,
             break;
         }
         const double dt = kb_clock(CLOCK_MONOTONIC) - t0;
-        const double dc = (kb_clock(CLOCK_PROCESS_CPUTIME_ID) - c0) / pool_n_threads(pool);
+        const double dc = kb_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (r > 0 && dt < best)   /* run 0 warms caches and pages */
             best = dt;
         if (r > 0 && dc < *cpu_best)
@@ -158,8 +158,9 @@ int main(int argc, char **argv)
     }
     printf("isa %s, %u thread%s, FMA peak %.1f GFLOP/s\n", k->name, threads,
            threads == 1 ? "" : "s", peak);
+    const double core_peak = peak / threads;
     printf("%-13s %6s %6s %6s %10s %9s %7s %9s %7s\n", "kernel", "N", "K", "O", "ms",
-           "GFLOP/s", "%peak", "cpuGF/s", "%peak");
+           "GFLOP/s", "%peak", "GF/cpu-s", "%core");
 
     const struct kb_shape *shapes = n_own ? own : quick ? kb_quick : kb_paper;
     const size_t n_shapes = n_own ? n_own
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
             const double fl = 2.0 * (double)s.N * (double)s.K * (double)s.O;
             const double gf = fl / dt * 1e-9, gc = fl / dc * 1e-9;
             printf("%-13s %6zu %6zu %6zu %10.3f %9.1f %6.1f%% %9.1f %6.1f%%\n", kb_names[w],
-                   s.N, s.K, s.O, dt * 1e3, gf, 100.0 * gf / peak, gc, 100.0 * gc / peak);
+                   s.N, s.K, s.O, dt * 1e3, gf, 100.0 * gf / peak, gc, 100.0 * gc / core_peak);
             total_flops += fl;
             total_s += dt;
             total_c += dc;
@@ -213,7 +214,7 @@ int main(int argc, char **argv)
     if (rc == 0 && total_s > 0) {
         const double gf = total_flops / total_s * 1e-9, gc = total_flops / total_c * 1e-9;
         printf("%-13s %20s %10.3f %9.1f %6.1f%% %9.1f %6.1f%%\n", "all", "", total_s * 1e3,
-               gf, 100.0 * gf / peak, gc, 100.0 * gc / peak);
+               gf, 100.0 * gf / peak, gc, 100.0 * gc / core_peak);
     }
     pool_free(pool);
     return rc;
