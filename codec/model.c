@@ -13,6 +13,7 @@
 #include <string.h>
 #include "codec/fmath.h"
 #include "codec/model_int.h"
+#include "codec/pool.h"
 
 #define MDL_ALIGN_F 16u                 /* floats per 64 bytes */
 
@@ -274,16 +275,33 @@ static void freq_row(const float *p, uint32_t *f)
  * inv_sqrt_bc2 = 1 / sqrtf(1 - beta2^t); the kernel does the rest.  Only
  * the shared block and the active streams' blocks are stepped: inactive
  * streams never run again in this block. */
+struct adam_job {
+    struct mdl *m;
+    float b1, b2, step, isb;
+};
+
+/* Adam is element-wise, so any split of the parameter vector across
+ * threads gives the same bits; ranges keep each thread on its own lines. */
+static void mdl_adam_range(void *arg, size_t begin, size_t end, unsigned tid)
+{
+    const struct adam_job *j = arg;
+    struct mdl *m = j->m;
+    (void)tid;
+    m->k->adam(end - begin, m->w + begin, m->g + begin, m->am + begin,
+               m->av + begin, 1e-7f, j->b1, j->b2, j->step, j->isb, 1e-8f);
+}
+
 static void mdl_adam(struct mdl *m, uint32_t N)
 {
     const float b1 = 0.9f, b2 = 0.999f;
     m->b1t = m->b1t * b1;
     m->b2t = m->b2t * b2;
     const float bc1 = 1.0f - m->b1t, bc2 = 1.0f - m->b2t;
-    const float step = m->p.lr / bc1;
-    const float isb = 1.0f / sqrtf(bc2);
+    struct adam_job j = {m, b1, b2, m->p.lr / bc1, 1.0f / sqrtf(bc2)};
     size_t n = m->n_shared + (size_t)N * m->per_stream;
-    m->k->adam(n, m->w, m->g, m->am, m->av, 1e-7f, b1, b2, step, isb, 1e-8f);
+    /* Pieces of 64 Ki floats: big enough to amortise the hand-off, small
+     * enough to balance a busy machine's threads. */
+    pool_parallel_for(m->pool, n, (size_t)1 << 16, mdl_adam_range, &j);
 }
 
 /* ---------------------------------------------------------------------

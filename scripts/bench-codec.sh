@@ -74,11 +74,11 @@ fade_line() {
         cat "$out" "$tmp/fade.err" >&2
         return 1
     fi
-    grep '^#' "$out" >"$tmp/head" || true
+    grep '^#' "$out" | grep -v '^# file' >"$tmp/head" || true
     grep -v '^#' "$out" | tail -n 1
 }
 
-fmt='%-34s %10s %8s %8s %8s %8s %8s %8s %6s %5s\n'
+fmt='%-34s %10s %10s %8s %8s %8s %8s %8s %8s %6s %5s\n'
 failed=0
 
 # ---- main table: the default preset (or FADE_BENCH_PRESET) on every file ----
@@ -89,7 +89,8 @@ for f in "${files[@]}"; do
     line=$(fade_line "${opts[@]}" "$f") || { echo "bench-codec: $f: fade bench failed" >&2; failed=1; continue; }
     if [ $first = 1 ]; then
         cat "$tmp/head"
-        printf "$fmt" "# file" "bytes" "fade" "xz-9e" "zstd-19" "c KB/s" "d KB/s" "GFLOP/s" "%peak" "check"
+        echo "# ratio = bytes / compressed bytes; KB/s = 1000 bytes of input per second (wall clock)"
+        printf "$fmt" "# file" "bytes" "fade bytes" "fade" "xz -9e" "zstd -19" "c KB/s" "d KB/s" "GFLOP/s" "%peak" "check"
         first=0
     fi
     read -r name bytes fsz ratio ckbs dkbs gf pct _blocks check <<<"$line"
@@ -101,7 +102,7 @@ for f in "${files[@]}"; do
     [ "$check" = ok ] || failed=1
     echo "$name $bytes $fsz $xsz $zsz $ckbs $dkbs $gf $pct $check" >>"$results"
     awk -v fmt="$fmt" '{
-        printf fmt, $1, $2, sprintf("%.3f", $2 / $3),
+        printf fmt, $1, $2, $3, sprintf("%.3f", $2 / $3),
             ($4 > 0 ? sprintf("%.3f", $2 / $4) : "-"), ($5 > 0 ? sprintf("%.3f", $2 / $5) : "-"),
             $6, $7, $8, $9, $10
     }' <<<"$name $bytes $fsz $xsz $zsz $ckbs $dkbs $gf $pct $check"
@@ -115,7 +116,7 @@ awk -v fmt="$fmt" '
       if ($4 > 0 && $3 >= $4) lx++
       n++ }
     END { if (!n) exit
-          printf fmt, sprintf("TOTAL (%d files)", n), b, sprintf("%.3f", b / f),
+          printf fmt, sprintf("TOTAL (%d files)", n), b, f, sprintf("%.3f", b / f),
               (x > 0 ? sprintf("%.3f", b / x) : "-"), (z > 0 ? sprintf("%.3f", b / z) : "-"),
               sprintf("%.1f", b / 1000 / TC), sprintf("%.1f", b / 1000 / TD),
               sprintf("%.3f", G / TC), sprintf("%.2f", P / TC), ""
