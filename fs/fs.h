@@ -264,16 +264,16 @@ struct fs_pend {
 int  fs_pend_init(struct fs_pend *p);
 void fs_pend_fini(struct fs_pend *p);     /* frees what is left */
 /* Makes d (d->blkno, d->data of d->len bytes) the uncommitted content of
- * its block, owned by the table; replaces (and frees) an older one. */
+ * its block; unlinks an older one.  The entry stays owned by its job. */
 void fs_pend_put(struct fs_pend *p, uint64_t ino, struct fs_dbuf *d,
                  uint64_t seq);
 /* Copies bytes [off, off+n) of an uncommitted block (zeros past its length);
  * 1 on a hit, 0 if the block has no uncommitted version. */
 int  fs_pend_read(struct fs_pend *p, uint64_t ino, uint64_t blkno,
                   uint32_t off, void *dst, uint32_t n);
-/* Removes and returns the entry if it is still the one of job seq. */
-struct fs_dbuf *fs_pend_take(struct fs_pend *p, uint64_t ino, uint64_t blkno,
-                             uint64_t seq);
+/* Unlinks d if it is still in the table (no newer version replaced it):
+ * returns 1 then, else 0. */
+int  fs_pend_remove(struct fs_pend *p, struct fs_dbuf *d);
 /* Remembers that an async commit of ino failed; the next flush or fsync of
  * ino takes the error (0 if none). */
 void fs_pend_error(struct fs_pend *p, uint64_t ino, int err);

@@ -10,8 +10,9 @@
  *     deleted), so holes cost no space;
  *   - a block handed to the writer is read from fs_pend until its row
  *     commits: dirty buffer, then fs_pend, then cache, then store.
- * Payloads are encoded (raw codec) by the FUSE thread before the job is
- * queued, so the writer thread only appends and commits.  Commits are
+ * Commits hand the buffers to the writer, which encodes them (raw codec)
+ * at the job's first run: the FUSE thread, the bottleneck of a sequential
+ * write, only copies data in.  Commits are
  * asynchronous (fs_writer.c defers them to share payload syncs); fsync and
  * the few callers that need the store up to date wait for them.
  */
@@ -219,7 +220,7 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
         if (!d) {
             if (in->n_dirty >= fs->dirty_max) {
                 /* Bounded dirty memory: commit before taking more. */
-                int e = fs_file_commit(fs, in, 0);
+                int e = fs_file_commit(fs, in, FS_COMMIT_ASYNC);
                 if (e)
                     return done ? (ssize_t)done : e;
             }
@@ -266,7 +267,8 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
 struct commit_blk {
     uint64_t blkno;
     uint32_t raw_len;
-    uint8_t *payload;             /* NULL: nothing to store */
+    const uint8_t *data;          /* the raw bytes (the job's buffer) */
+    uint8_t *payload;             /* encoded by the writer at the first run */
     size_t   plen;
     int      del;                 /* all zeros: delete the row (becomes a hole) */
 };
@@ -280,8 +282,26 @@ struct commit_job {
     struct timespec mtime, ctime;
     int kill_priv;
     uint64_t trunc_from;          /* delete rows >= this; UINT64_MAX = none */
-    struct fs_dbuf *handoff;      /* async: buffers that publish() moves to fs_pend */
+    struct fs_dbuf *bufs;         /* async: the job's buffers, also in fs_pend */
 };
+
+/* Encodes a raw payload for data[0..raw_len). */
+static int encode_raw(const uint8_t *data, uint32_t raw_len, uint8_t **out,
+                      size_t *out_len)
+{
+    size_t cap = fade_block_bound(raw_len, 1);
+    uint8_t *p = malloc(cap);
+    if (!p)
+        return -ENOMEM;
+    ssize_t n = fade_block_encode_raw(p, cap, data, raw_len);
+    if (n < 0) {
+        free(p);
+        return n == FADE_E_NOMEM ? -ENOMEM : -EIO;
+    }
+    *out = p;
+    *out_len = (size_t)n;
+    return 0;
+}
 
 static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
 {
@@ -302,6 +322,9 @@ static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
                 return e;
             continue;
         }
+        if (!b->payload && b->data &&
+            (e = encode_raw(b->data, b->raw_len, &b->payload, &b->plen)))
+            return e;
         if (!b->payload)
             continue;
         struct idx_bloc loc;
@@ -337,30 +360,12 @@ static int cmp_blk(const void *x, const void *y)
     return a->blkno < b->blkno ? -1 : a->blkno > b->blkno;
 }
 
-/* Encodes a raw payload for data[0..raw_len). */
-static int encode_raw(const uint8_t *data, uint32_t raw_len, uint8_t **out,
-                      size_t *out_len)
-{
-    size_t cap = fade_block_bound(raw_len, 1);
-    uint8_t *p = malloc(cap);
-    if (!p)
-        return -ENOMEM;
-    ssize_t n = fade_block_encode_raw(p, cap, data, raw_len);
-    if (n < 0) {
-        free(p);
-        return n == FADE_E_NOMEM ? -ENOMEM : -EIO;
-    }
-    *out = p;
-    *out_len = (size_t)n;
-    return 0;
-}
-
 static void commit_job_free(struct commit_job *j)
 {
     for (size_t i = 0; i < j->n; i++)
         free(j->blk[i].payload);
     free(j->blk);
-    for (struct fs_dbuf *d = j->handoff, *next; d; d = next) {
+    for (struct fs_dbuf *d = j->bufs, *next; d; d = next) {
         next = d->next;
         free(d->data);
         free(d);
@@ -373,11 +378,8 @@ static void commit_job_free(struct commit_job *j)
 static void commit_publish(struct fs_ctx *fs, struct fs_job *jj)
 {
     struct commit_job *j = (struct commit_job *)jj;
-    for (struct fs_dbuf *d = j->handoff, *next; d; d = next) {
-        next = d->next;
+    for (struct fs_dbuf *d = j->bufs; d; d = d->next)
         fs_pend_put(&fs->pend, j->ino, d, jj->seq);
-    }
-    j->handoff = NULL;
 }
 
 /* On the writer thread, after the commit (or its failure). */
@@ -391,19 +393,23 @@ static void commit_finish(struct fs_ctx *fs, struct fs_job *jj)
                "inode %llu: data not committed: %s",
                (unsigned long long)j->ino, strerror(-jj->result));
     }
-    for (size_t i = 0; i < j->n; i++) {
-        struct fs_dbuf *d = fs_pend_take(&fs->pend, j->ino, j->blk[i].blkno, jj->seq);
-        if (!d)
-            continue;             /* replaced by a newer version */
-        /* Committed: the buffer becomes the cache entry (no copy; the next
-         * read is likely to want it).  Failed: the store's old content is
-         * what readers see again. */
-        if (ok && d->data && d->len)
-            fs_cache_adopt(&fs->cache, j->ino, d->blkno, d->data, d->len, d->cap);
-        else {
-            fs_cache_drop(&fs->cache, j->ino, d->blkno);
-            free(d->data);
+    struct fs_dbuf *d = j->bufs;
+    j->bufs = NULL;
+    for (struct fs_dbuf *next; d; d = next) {
+        next = d->next;
+        /* Still the newest version: committed, the buffer becomes the cache
+         * entry (no copy; the next read is likely to want it); failed, the
+         * store's old content is what readers see again.  Replaced by a
+         * newer version: that one's job decides. */
+        if (fs_pend_remove(&fs->pend, d)) {
+            if (ok && d->data && d->len) {
+                fs_cache_adopt(&fs->cache, j->ino, d->blkno, d->data, d->len, d->cap);
+                d->data = NULL;
+            } else {
+                fs_cache_drop(&fs->cache, j->ino, d->blkno);
+            }
         }
+        free(d->data);
         free(d);
     }
     commit_job_free(j);
@@ -430,37 +436,14 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
         free(j);
         return -ENOMEM;
     }
-    int e = 0;
     uint64_t pend = 0;
-    for (struct fs_dbuf *d = in->dirty; d && !e; d = d->next) {
-        uint64_t start = d->blkno * fs->bs;
-        if (start >= in->size)
-            continue;                 /* cut off by a truncate: nothing */
-        struct commit_blk *b = &j->blk[j->n++];
-        b->blkno = d->blkno;
-        uint64_t left = in->size - start;
-        b->raw_len = left < fs->bs ? (uint32_t)left : fs->bs;
-        if (is_zero(d->data, b->raw_len)) {
-            b->del = 1;               /* stays (or becomes) a hole */
-            continue;
-        }
-        e = encode_raw(d->data, b->raw_len, &b->payload, &b->plen);
-        pend += b->raw_len;
-        j->j.bytes += b->plen + b->raw_len;
-    }
-    if (e) {
-        j->handoff = NULL;
-        commit_job_free(j);
-        return e;
-    }
-    if (j->n > 1)
-        qsort(j->blk, j->n, sizeof(*j->blk), cmp_blk);  /* sequential segment layout */
     /* The buffers go with the job: those inside the file become fs_pend
-     * entries (zero blocks with no data: they read as holes). */
+     * entries (zero blocks with no data: they read as holes).  The writer
+     * encodes them, so this thread only copies the data in. */
     for (struct fs_dbuf *d = in->dirty, *next; d; d = next) {
         next = d->next;
         uint64_t start = d->blkno * fs->bs;
-        if (start >= in->size) {
+        if (start >= in->size) {      /* cut off by a truncate: nothing */
             fs_cache_drop(&fs->cache, in->ino, d->blkno);
             free(d->data);
             free(d);
@@ -468,8 +451,12 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
         }
         uint64_t left = in->size - start;
         uint32_t len = left < fs->bs ? (uint32_t)left : fs->bs;
+        struct commit_blk *b = &j->blk[j->n++];
+        b->blkno = d->blkno;
+        b->raw_len = len;
         d->cap = fs->bs;
         if (is_zero(d->data, len)) {
+            b->del = 1;               /* stays (or becomes) a hole */
             free(d->data);
             d->data = NULL;
             len = d->cap = 0;
@@ -481,10 +468,15 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
                 d->cap = len;
             }
         }
+        b->data = d->data;
         d->len = len;
-        d->next = j->handoff;
-        j->handoff = d;
+        pend += len;
+        j->j.bytes += 2 * (uint64_t)len;
+        d->next = j->bufs;
+        j->bufs = d;
     }
+    if (j->n > 1)
+        qsort(j->blk, j->n, sizeof(*j->blk), cmp_blk);  /* sequential segment layout */
     j->j.bytes += 256 * (uint64_t)(j->n + 1);
     int kill = in->kill_priv;
     in->dirty = NULL;

@@ -309,7 +309,7 @@ void fs_inode_flush_all(struct fs_ctx *fs)
     for (size_t i = 0; i < n; i++) {
         struct fs_inode *in = list[i];
         pthread_rwlock_wrlock(&in->rw);
-        int e = fs_file_commit(fs, in, 0);
+        int e = fs_file_commit(fs, in, FS_COMMIT_ASYNC);
         pthread_rwlock_unlock(&in->rw);
         if (e)
             fs_log(fs, LOG_ERR, "inode %llu: flush at unmount failed: %s",

@@ -283,7 +283,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
     }
     if (!e && (s.valid || !(to_set & FUSE_SET_ATTR_SIZE))) {
         /* Dirty times would overwrite the ones being set: commit first. */
-        e = fs_file_commit(fs, in, 0);
+        e = fs_file_commit(fs, in, FS_COMMIT_ASYNC);
         if (!e)
             e = fs_setattr(fs, ino, &s, &a);
     }
@@ -446,7 +446,7 @@ static int commit_ino(struct fs_ctx *fs, fuse_ino_t ino, int durable)
 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    fuse_reply_err(req, -commit_ino(FS(req), ino, 0));
+    fuse_reply_err(req, -commit_ino(FS(req), ino, FS_COMMIT_ASYNC));
 }
 
 static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -454,7 +454,7 @@ static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
     /* fdatasync too commits the metadata: the size is needed to read the
      * data back, and one durable commit covers both anyway. */
-    fuse_reply_err(req, -commit_ino(FS(req), ino, 1));
+    fuse_reply_err(req, -commit_ino(FS(req), ino, FS_COMMIT_DURABLE));
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -464,7 +464,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     int e = 0;
     if (in) {
         pthread_rwlock_wrlock(&in->rw);
-        e = fs_file_commit(fs, in, 0);
+        e = fs_file_commit(fs, in, FS_COMMIT_ASYNC);
         pthread_rwlock_unlock(&in->rw);
         if (e)
             fs_log(fs, e == -ENOSPC ? LOG_DEBUG : LOG_ERR,

@@ -4,9 +4,10 @@
  * A non-durable commit does not wait for the store (fs_writer.c defers it
  * to share one payload sync and one transaction with its neighbours).  Until
  * the block's row commits, readers find the block here, before the cache and
- * the store.  An entry is the dirty buffer itself (no copy); the FUSE thread
- * installs it while it holds the inode exclusively, and the writer takes it
- * out after the commit (fs_pend_take), only if no newer version replaced it.
+ * the store.  An entry is the dirty buffer itself (no copy), owned by its
+ * commit job; the FUSE thread installs it while it holds the inode
+ * exclusively (a newer version only unlinks the older one), and the job's
+ * end removes it (fs_pend_remove) if no newer version replaced it.
  * An asynchronous commit that fails has nobody waiting for it: its error is
  * kept here per inode and reported by that file's next flush or fsync.
  * The lock is a leaf: nothing else is taken while it is held.
@@ -44,13 +45,7 @@ void fs_pend_fini(struct fs_pend *p)
 {
     if (!p->buckets)
         return;
-    for (size_t i = 0; i < FS_PEND_BUCKETS; i++) {
-        for (struct fs_dbuf *d = p->buckets[i], *next; d; d = next) {
-            next = d->hnext;
-            free(d->data);
-            free(d);
-        }
-    }
+    /* Entries belong to their jobs, which all ended before this. */
     free(p->buckets);
     p->buckets = NULL;
     pthread_mutex_destroy(&p->lock);
@@ -61,13 +56,12 @@ void fs_pend_put(struct fs_pend *p, uint64_t ino, struct fs_dbuf *d,
 {
     d->ino = ino;
     d->seq = seq;
-    struct fs_dbuf *old = NULL;
     pthread_mutex_lock(&p->lock);
     struct fs_dbuf **pp = &p->buckets[slot(ino, d->blkno)];
     for (; *pp; pp = &(*pp)->hnext) {
         if ((*pp)->ino == ino && (*pp)->blkno == d->blkno) {
-            old = *pp;
-            *pp = old->hnext;
+            /* The older version's job still owns (and frees) it. */
+            *pp = (*pp)->hnext;
             p->n--;
             break;
         }
@@ -76,11 +70,6 @@ void fs_pend_put(struct fs_pend *p, uint64_t ino, struct fs_dbuf *d,
     p->buckets[slot(ino, d->blkno)] = d;
     p->n++;
     pthread_mutex_unlock(&p->lock);
-    /* The older version's job will find nothing to take back. */
-    if (old) {
-        free(old->data);
-        free(old);
-    }
 }
 
 int fs_pend_read(struct fs_pend *p, uint64_t ino, uint64_t blkno, uint32_t off,
@@ -106,24 +95,21 @@ int fs_pend_read(struct fs_pend *p, uint64_t ino, uint64_t blkno, uint32_t off,
     return hit;
 }
 
-struct fs_dbuf *fs_pend_take(struct fs_pend *p, uint64_t ino, uint64_t blkno,
-                             uint64_t seq)
+int fs_pend_remove(struct fs_pend *p, struct fs_dbuf *d)
 {
-    struct fs_dbuf *got = NULL;
+    int found = 0;
     pthread_mutex_lock(&p->lock);
-    for (struct fs_dbuf **pp = &p->buckets[slot(ino, blkno)]; *pp; pp = &(*pp)->hnext) {
-        struct fs_dbuf *d = *pp;
-        if (d->ino == ino && d->blkno == blkno) {
-            if (d->seq == seq) {
-                *pp = d->hnext;
-                p->n--;
-                got = d;
-            }
+    for (struct fs_dbuf **pp = &p->buckets[slot(d->ino, d->blkno)]; *pp;
+         pp = &(*pp)->hnext) {
+        if (*pp == d) {
+            *pp = d->hnext;
+            p->n--;
+            found = 1;
             break;
         }
     }
     pthread_mutex_unlock(&p->lock);
-    return got;
+    return found;
 }
 
 void fs_pend_error(struct fs_pend *p, uint64_t ino, int err)
