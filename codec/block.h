@@ -16,8 +16,9 @@
 #define BLK_RAW_HEADER_LEN 20u
 #define BLK_FADE_HEADER_LEN(n) (32u + 4u * (size_t)(n))
 
-/* Sub-stream length target of blk_default_streams(). */
-#define BLK_STREAM_TARGET (16u << 10)
+/* Sub-stream length target of blk_default_streams(), chosen by measurement
+ * (docs/BENCHMARKS.md): 64 KiB beats xz -9e on enwik6, 16 KiB does not. */
+#define BLK_STREAM_TARGET (64u << 10)
 
 /* Default number of sub-streams for a block of raw_len bytes when the
  * context asks for none: one per BLK_STREAM_TARGET bytes, at least 1, at

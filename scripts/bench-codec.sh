@@ -17,7 +17,7 @@
 #   FADE_BENCH_BLOCK     block size of the main table (default: fade's default)
 #   FADE_BENCH_THREADS   threads per fade run (default 1, so KB/s is per core)
 #   FADE_BENCH_PAPER     0 skips the paper preset part (default 1; it runs at
-#                        about 1 KB/s per core: some 45 minutes on one core)
+#                        about 1.2 KB/s per core: some 35 minutes of one idle core)
 #   FADE_BENCH_BASELINES 0 skips xz and zstd (default 1)
 # Quick run: FADE_BENCH_FILES="alice29.txt html" FADE_BENCH_PAPER=0 scripts/bench-codec.sh
 set -euo pipefail
@@ -96,8 +96,8 @@ for f in "${files[@]}"; do
     read -r name bytes fsz ratio ckbs dkbs gf pct _blocks check <<<"$line"
     xsz=0; zsz=0
     if [ "$BASELINES" != 0 ]; then
-        xsz=$(csize xz -9e -T1 -c "$f")
-        zsz=$(csize zstd -q -19 --long=27 -c "$f")
+        xsz=$(csize xz -9e -T1 -c "$f") || die "xz -9e failed on $f"
+        zsz=$(csize zstd -q -19 --long=27 -c "$f") || die "zstd -19 failed on $f"
     fi
     [ "$check" = ok ] || failed=1
     echo "$name $bytes $fsz $xsz $zsz $ckbs $dkbs $gf $pct $check" >>"$results"

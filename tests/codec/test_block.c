@@ -313,7 +313,8 @@ Test(block_api, default_stream_count_and_split)
     cr_assert_eq(blk_default_streams(100, 64), 1);
     cr_assert_eq(blk_default_streams(BLK_STREAM_TARGET * 3 + 5, 64), 3);
     cr_assert_eq(blk_default_streams((size_t)64 << 20, 64), 64);
-    cr_assert_eq(blk_default_streams((size_t)64 << 20, 100000), FADE_BLOCK_MAX_STREAMS);
+    cr_assert_eq(blk_default_streams((size_t)FADE_BLOCK_MAX_STREAMS * BLK_STREAM_TARGET, 100000),
+                 FADE_BLOCK_MAX_STREAMS);
     /* Split: longer streams first, contiguous, covering everything. */
     size_t at = 0;
     for (uint32_t b = 0; b < 7; b++) {
