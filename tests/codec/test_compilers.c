@@ -15,34 +15,13 @@
 #include "codec/fade.h"
 #include "tests/common/mount.h"
 
-/* Runs argv, returns its exit status (or -1 if it did not exit). */
-static int run(char *const argv[])
+/* Runs argv to completion and fails the test unless it exits 0. */
+static void run_ok(char *const argv[])
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], argv);
-        _exit(127);
-    }
+    char msg[1024];
     int st;
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert_geq(n, 0);
-    rewind(f);
-    unsigned char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    cr_assert_eq(fst_run_capture(argv, 600000, msg, sizeof msg, &st), 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed: %s", argv[0], msg);
 }
 
 Test(compilers, gcc_and_clang_write_the_same_bytes)
@@ -74,7 +53,8 @@ Test(compilers, gcc_and_clang_write_the_same_bytes)
         snprintf(src, sizeof src, "%s/%s", corpus, files[f]);
         snprintf(in, sizeof in, "%s/in", tmp);
         size_t n;
-        unsigned char *data = slurp(src, &n);
+        char *data;
+        cr_assert_eq(fst_read_text(src, &data, &n), 0, "cannot read %s", src);
         if (n > 12000)
             n = 40000;
         FILE *fi = fopen(in, "wb");
@@ -86,9 +66,10 @@ Test(compilers, gcc_and_clang_write_the_same_bytes)
         snprintf(ref, sizeof ref, "%s/ref", tmp);
         char *argv_ref[] = {gcc_fade, "c", "-q", "-f", "-m", "tiny", "-b", "4K",
                             "--isa", "scalar", in, ref, NULL};
-        cr_assert_eq(run(argv_ref), 0, "gcc fade failed on %s", files[f]);
+        run_ok(argv_ref);
         size_t ref_len;
-        unsigned char *ref_bytes = slurp(ref, &ref_len);
+        char *ref_bytes;
+        cr_assert_eq(fst_read_text(ref, &ref_bytes, &ref_len), 0);
         for (int c = 0; c < 2; c++)
             for (size_t i = 0; i < 3; i++) {
                 if (!fade_isa_available(isa_ids[i]))
@@ -97,9 +78,10 @@ Test(compilers, gcc_and_clang_write_the_same_bytes)
                 char *bin = c ? clang_fade : gcc_fade;
                 char *argv_out[] = {bin, "c", "-q", "-f", "-m", "tiny", "-b", "4K",
                                     "--isa", (char *)isas[i], in, out, NULL};
-                cr_assert_eq(run(argv_out), 0, "%s failed", bin);
+                run_ok(argv_out);
                 size_t out_len;
-                unsigned char *out_bytes = slurp(out, &out_len);
+                char *out_bytes;
+                cr_assert_eq(fst_read_text(out, &out_bytes, &out_len), 0);
                 cr_expect(out_len == ref_len && memcmp(out_bytes, ref_bytes, ref_len) == 0,
                           "%s: %s build, --isa %s differs from gcc scalar",
                           files[f], c ? "clang" : "gcc", isas[i]);

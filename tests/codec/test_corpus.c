@@ -15,19 +15,6 @@
 #include <unistd.h>
 #include "tests/common/mount.h"
 
-static int run(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* 1 if the two files hold the same bytes. */
 static int same_file(const char *a, const char *b)
 {
@@ -73,8 +60,12 @@ Test(corpus, every_file_round_trips)
             continue;
         char *c_argv[] = {fade, "c", "-q", "-f", "-m", "tiny", "-t", "2", src, packed, NULL};
         char *d_argv[] = {fade, "d", "-q", "-f", "-t", "2", packed, unpacked, NULL};
-        cr_assert_eq(run(c_argv), 0, "fade c failed on %s", e->d_name);
-        cr_assert_eq(run(d_argv), 0, "fade d failed on %s", e->d_name);
+        char msg[1024];
+        int ws;
+        cr_assert_eq(fst_run_capture(c_argv, 600000, msg, sizeof msg, &ws), 0);
+        cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "fade c %s: %s", e->d_name, msg);
+        cr_assert_eq(fst_run_capture(d_argv, 600000, msg, sizeof msg, &ws), 0);
+        cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "fade d %s: %s", e->d_name, msg);
         cr_expect(same_file(src, unpacked), "%s does not round-trip", e->d_name);
         struct stat sp;
         cr_assert_eq(stat(packed, &sp), 0);
