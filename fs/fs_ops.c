@@ -238,18 +238,25 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* ---------------- attributes ---------------- */
-static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* The one reply of getattr and setattr: the error, or the attributes. */
+static void reply_attr_or_err(fuse_req_t req, struct fs_ctx *fs, int e,
+                              const struct idx_attr *a)
 {
-    struct fs_ctx *fs = FS(req);
-    struct idx_attr a;
-    int e = fs_getattr(fs, ino, &a);
     if (e) {
         fuse_reply_err(req, -e);
         return;
     }
     struct stat st;
-    fs_attr_to_stat(fs, &a, &st);
+    fs_attr_to_stat(fs, a, &st);
     fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs_ctx *fs = FS(req);
+    struct idx_attr a;
+    int e = fs_getattr(fs, ino, &a);
+    reply_attr_or_err(req, fs, e, &a);
 }
 
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -291,13 +298,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
     fs_inode_put(fs, in, 0, 0);
     if (!e)
         e = fs_getattr(fs, ino, &a);
-    if (e) {
-        fuse_reply_err(req, -e);
-        return;
-    }
-    struct stat st;
-    fs_attr_to_stat(fs, &a, &st);
-    fuse_reply_attr(req, &st, FS_ATTR_TIMEOUT);
+    reply_attr_or_err(req, fs, e, &a);
 }
 
 /* ---------------- files ---------------- */
