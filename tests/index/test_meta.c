@@ -9,26 +9,7 @@
 #include <sys/xattr.h>
 
 #include "index/idx.h"
-#include "tests/index/idx_testutil.h"
-
-static char *dir;
-static struct idx *x;
-static struct idx_rd *r;
-
-static void setup(void)
-{
-    dir = itest_tmpdir();
-    x = itest_open(dir, 1, 0);
-    cr_assert_eq(idx_rd_open(x, &r), 0);
-}
-
-static void teardown(void)
-{
-    idx_rd_close(r);
-    idx_close(x);
-    itest_rmrf(dir);
-    free(dir);
-}
+#include "tests/index/idx_fixture.h"
 
 TestSuite(inode, .init = setup, .fini = teardown);
 TestSuite(dentry, .init = setup, .fini = teardown);
