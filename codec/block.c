@@ -54,13 +54,68 @@ size_t fade_block_bound(size_t src_len, uint32_t n_streams)
     return BLK_RAW_HEADER_LEN + src_len;
 }
 
-static void put_prefix(uint8_t *h, enum fade_codec codec, uint32_t raw_len, uint32_t crc)
+size_t blk_varint_len(uint32_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+size_t blk_varint_put(uint8_t *p, uint32_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+int blk_get_len(const uint8_t *p, size_t end, size_t *pos, unsigned version, uint32_t *len)
+{
+    size_t at = *pos;
+    FADE_RETURN_IF(at > end, FADE_E_TRUNCATED);
+    size_t left = end - at;
+    if (version == 1) {
+        FADE_RETURN_IF(left < 4, FADE_E_TRUNCATED);
+        *len = ld_le32(p + at);
+        *pos = at + 4;
+        return 0;
+    }
+    FADE_CORRUPT_IF(version != 2);
+    /* LEB128: 7 bits a byte, low group first, top bit = more follow. */
+    uint32_t v = 0;
+    for (size_t i = 0; i < BLK_VARINT_MAX; i++) {
+        FADE_RETURN_IF(i >= left, FADE_E_TRUNCATED);
+        uint8_t c = p[at + i];
+        /* The fifth byte holds bits 28..31: more bits (overflow) or a
+         * continuation (a sixth byte) cannot be a u32. */
+        FADE_CORRUPT_IF(i == BLK_VARINT_MAX - 1 && c > 0x0F);
+        v |= (uint32_t)(c & 0x7F) << (7 * i);
+        if (!(c & 0x80)) {
+            /* A last group of zero could have been left out: one value,
+             * one encoding, so the header CRC pins the lengths. */
+            FADE_CORRUPT_IF(i > 0 && c == 0);
+            *len = v;
+            *pos = at + i + 1;
+            return 0;
+        }
+    }
+    return FADE_CORRUPT();      /* not reached: the fifth byte ends the loop */
+}
+
+static void put_prefix(uint8_t *h, unsigned version, enum fade_codec codec,
+                       uint32_t raw_len, uint32_t crc)
 {
     h[0] = BLK_MAGIC0;
     h[1] = BLK_MAGIC1;
     h[2] = BLK_MAGIC2;
     h[3] = BLK_MAGIC3;
-    h[4] = BLK_VERSION;
+    h[4] = (uint8_t)version;
     h[5] = (uint8_t)codec;
     st_le16(h + 6, 0);
     st_le32(h + 8, raw_len);
@@ -77,7 +132,7 @@ static ssize_t raw_with_crc(void *dst, size_t dst_cap, const void *src,
     if (dst_cap < BLK_RAW_HEADER_LEN || src_len > dst_cap - BLK_RAW_HEADER_LEN)
         return FADE_E_DST_SMALL;
     uint8_t *h = dst;
-    put_prefix(h, FADE_CODEC_RAW, (uint32_t)src_len, crc);
+    put_prefix(h, BLK_VERSION_RAW, FADE_CODEC_RAW, (uint32_t)src_len, crc);
     st_le32(h + 16, fade_crc32c(0, h, 16));
     if (src_len)
         memmove(h + BLK_RAW_HEADER_LEN, src, src_len);
@@ -125,15 +180,23 @@ int fade_block_info(const void *src, size_t src_len, struct fade_block_info *inf
         return 0;
     }
 
-    FADE_RETURN_IF(src_len < 28, FADE_E_TRUNCATED);
+    FADE_RETURN_IF(src_len < BLK_FADE_TABLE_AT, FADE_E_TRUNCATED);
     uint32_t n = ld_le32(p + 24);
     FADE_CORRUPT_IF(n == 0 || n > FADE_BLOCK_MAX_STREAMS || n > raw_len);
-    size_t hlen = BLK_FADE_HEADER_LEN(n);
-    FADE_RETURN_IF(src_len < hlen, FADE_E_TRUNCATED);
-    FADE_CORRUPT_IF(ld_le32(p + hlen - 4) != fade_crc32c(0, p, hlen - 4));
+    /* The length table ends where its n-th entry ends (fixed in version 1,
+     * varints in version 2); the header CRC follows it.  Find the end
+     * first, check the CRC, and only then trust the values. */
+    size_t pos = BLK_FADE_TABLE_AT;
+    uint32_t len;
+    for (uint32_t b = 0; b < n; b++)
+        FADE_FORWARD(blk_get_len(p, src_len, &pos, info->format_version, &len));
+    FADE_RETURN_IF(src_len - pos < 4, FADE_E_TRUNCATED);
+    size_t hlen = pos + 4;
+    FADE_CORRUPT_IF(ld_le32(p + pos) != fade_crc32c(0, p, pos));
     uint64_t payload = 0;
+    pos = BLK_FADE_TABLE_AT;
     for (uint32_t b = 0; b < n; b++) {
-        uint32_t len = ld_le32(p + 28 + 4 * (size_t)b);
+        FADE_FORWARD(blk_get_len(p, src_len, &pos, info->format_version, &len));
         /* Every stream flushes 4 bytes and codes at most 2 per symbol. */
         FADE_CORRUPT_IF(len < 4 || len > rc_bound(blk_stream_len(raw_len, n, b)));
         payload += len;
@@ -216,9 +279,11 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
     if (n > FADE_BLOCK_MAX_STREAMS)
         n = FADE_BLOCK_MAX_STREAMS;
 
-    size_t hlen = BLK_FADE_HEADER_LEN(n);
+    /* Cannot win: even if every stream were its minimum of 4 bytes, with
+     * a one-byte length each, the block would not be shorter than the raw
+     * one; do not run the model. */
     size_t raw_block = BLK_RAW_HEADER_LEN + src_len;
-    if (hlen >= raw_block)          /* cannot win: do not run the model */
+    if (BLK_FADE_HEADER_FIXED + 5 * (size_t)n >= raw_block)
         return raw_with_crc(dst, dst_cap, src, src_len, crc);
 
     FADE_FORWARD(ctx_model_ready(ctx, cm));
@@ -226,6 +291,10 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
     ssize_t payload = fade_encode_streams(ctx, cm->m, src, src_len, n);
     if (payload < 0)
         return payload;
+    /* Size the header from the coded lengths before writing anything. */
+    size_t hlen = BLK_FADE_HEADER_FIXED;
+    for (uint32_t b = 0; b < n; b++)
+        hlen += blk_varint_len((uint32_t)ctx->enc[b].pos);
     size_t total = hlen + (size_t)payload;
     if (total >= raw_block)
         return raw_with_crc(dst, dst_cap, src, src_len, crc);
@@ -233,12 +302,13 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
         return FADE_E_DST_SMALL;
 
     uint8_t *h = dst;
-    put_prefix(h, FADE_CODEC_FADE, (uint32_t)src_len, crc);
+    put_prefix(h, BLK_VERSION, FADE_CODEC_FADE, (uint32_t)src_len, crc);
     st_le64(h + 16, ctx_model_id(cm));
     st_le32(h + 24, n);
+    size_t at = BLK_FADE_TABLE_AT;
     for (uint32_t b = 0; b < n; b++)
-        st_le32(h + 28 + 4 * (size_t)b, (uint32_t)ctx->enc[b].pos);
-    st_le32(h + hlen - 4, fade_crc32c(0, h, hlen - 4));
+        at += blk_varint_put(h + at, (uint32_t)ctx->enc[b].pos);
+    st_le32(h + at, fade_crc32c(0, h, at));
     memcpy(h + hlen, ctx->streams, (size_t)payload);
     return (ssize_t)total;
 }
@@ -251,8 +321,11 @@ static int fade_decode_streams(struct fade_ctx *ctx, struct mdl *m, uint8_t *dst
     size_t q = raw_len / n, r = raw_len % n;
     size_t steps = q + (r != 0);
     size_t off = info->header_len;
+    size_t pos = BLK_FADE_TABLE_AT;
     for (uint32_t b = 0; b < n; b++) {
-        size_t len = ld_le32(src + 28 + 4 * (size_t)b);
+        uint32_t len;
+        /* fade_block_info() validated the table; parse it the same way. */
+        FADE_FORWARD(blk_get_len(src, info->header_len - 4, &pos, info->format_version, &len));
         rc_dec_init(&ctx->dec[b], src + off, len);
         off += len;
     }

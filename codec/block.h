@@ -11,10 +11,33 @@
 #define BLK_MAGIC1 0xDEu
 #define BLK_MAGIC2 0xB1u
 #define BLK_MAGIC3 0x0Cu
-#define BLK_VERSION 1u
+/* Newest block format this build reads, and the version it stamps on FADE
+ * blocks.  Raw blocks are stamped BLK_VERSION_RAW, the oldest version with
+ * their layout, so that older readers keep reading them (FORMAT.md). */
+#define BLK_VERSION 2u
+#define BLK_VERSION_RAW 1u
 #define BLK_PREFIX_LEN 16u            /* magic .. crc32c, common to both codecs */
 #define BLK_RAW_HEADER_LEN 20u
-#define BLK_FADE_HEADER_LEN(n) (32u + 4u * (size_t)(n))
+/* FADE header: prefix, model id, stream count (28 bytes), the length
+ * table, the header CRC (4 bytes). */
+#define BLK_FADE_TABLE_AT 28u
+#define BLK_FADE_HEADER_FIXED 32u
+/* Version 1 tables are 4 bytes a stream; version 2 tables are varints of
+ * 1..BLK_VARINT_MAX bytes (a u32 needs at most 5). */
+#define BLK_FADE_V1_HEADER_LEN(n) (BLK_FADE_HEADER_FIXED + 4u * (size_t)(n))
+#define BLK_VARINT_MAX 5u
+
+/* Reads the coded length of one sub-stream from the length table of a FADE
+ * block header of format `version` (1: u32; 2: minimal unsigned LEB128 of
+ * at most 32 bits) at p[*pos], where p holds `end` readable bytes, and
+ * advances *pos past it.  Returns 0, FADE_E_TRUNCATED if the field runs
+ * past `end`, or FADE_E_CORRUPT for a badly encoded varint (non-minimal,
+ * over 32 bits) or an unknown version.  The value itself is not checked. */
+int blk_get_len(const uint8_t *p, size_t end, size_t *pos, unsigned version, uint32_t *len);
+
+/* Bytes of the minimal varint of v, and writes it at p (returns its size). */
+size_t blk_varint_len(uint32_t v);
+size_t blk_varint_put(uint8_t *p, uint32_t v);
 
 /* Sub-stream length target of blk_default_streams(), chosen by measurement
  * (docs/BENCHMARKS.md): 64 KiB beats xz -9e on enwik6, 16 KiB does not. */

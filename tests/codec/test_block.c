@@ -107,8 +107,25 @@ Test(block_fade, many_streams_odd_split)
          * bytes cannot pay for their headers and flushes. */
         if (ns[k] <= 7)
             cr_assert_eq(info.codec, FADE_CODEC_FADE, "periodic text must compress");
-        if (info.codec == FADE_CODEC_FADE)
+        if (info.codec == FADE_CODEC_FADE) {
             cr_assert_eq(info.n_streams, ns[k]);
+            /* Version 2: the header is the fixed part plus one minimal
+             * varint per stream, and the lengths add up to the payload. */
+            cr_assert_eq(info.format_version, 2);
+            size_t pos = BLK_FADE_TABLE_AT, vbytes = 0, payload = 0;
+            for (uint32_t b = 0; b < info.n_streams; b++) {
+                uint32_t len;
+                size_t at = pos;
+                cr_assert_eq(blk_get_len(blk, blen, &pos, 2, &len), 0);
+                cr_assert_eq(pos - at, blk_varint_len(len));
+                vbytes += pos - at;
+                payload += len;
+            }
+            cr_assert_eq(info.header_len, BLK_FADE_HEADER_FIXED + vbytes);
+            cr_assert_eq(info.block_len, info.header_len + payload);
+        } else {
+            cr_assert_eq(info.format_version, 1, "raw blocks are written as version 1");
+        }
         free(blk);
         fade_ctx_free(c);
     }
@@ -297,6 +314,133 @@ Test(block_api, bad_arguments)
     cr_assert_eq(fade_block_info("GIF89a", 6, &info), FADE_E_NOT_FADE);
     cr_assert_eq(fade_block_info("\xfa", 1, &info), FADE_E_TRUNCATED);
     cr_assert_eq(fade_block_info("\xfa\xde\xb1\x0d", 4, &info), FADE_E_NOT_FADE);
+}
+
+Test(block_api, stream_length_varints)
+{
+    static const struct {
+        uint32_t v;
+        size_t len;
+    } ok[] = {{0, 1}, {1, 1}, {4, 1}, {127, 1}, {128, 2}, {255, 2}, {16383, 2},
+              {16384, 3}, {(1u << 21) - 1, 3}, {1u << 21, 4}, {(1u << 28) - 1, 4},
+              {1u << 28, 5}, {0xFFFFFFFFu, 5}};
+    for (size_t k = 0; k < sizeof ok / sizeof *ok; k++) {
+        uint8_t b[16];
+        memset(b, 0xAA, sizeof b);
+        cr_assert_eq(blk_varint_len(ok[k].v), ok[k].len, "%u", ok[k].v);
+        cr_assert_eq(blk_varint_put(b + 3, ok[k].v), ok[k].len, "%u", ok[k].v);
+        cr_assert_eq(b[3 + ok[k].len], 0xAA, "writes no more than it says");
+        size_t pos = 3;
+        uint32_t v = 0;
+        cr_assert_eq(blk_get_len(b, 3 + ok[k].len, &pos, 2, &v), 0);
+        cr_assert_eq(v, ok[k].v);
+        cr_assert_eq(pos, 3 + ok[k].len);
+        /* Every shorter input is truncated, and the cursor stays put. */
+        for (size_t end = 0; end < 3 + ok[k].len; end++) {
+            pos = 3;
+            cr_assert_eq(blk_get_len(b, end, &pos, 2, &v), FADE_E_TRUNCATED, "%u end %zu",
+                         ok[k].v, end);
+            cr_assert_eq(pos, 3);
+        }
+    }
+    /* Not minimal, over 32 bits, a sixth byte. */
+    static const struct {
+        const char *b;
+        size_t n;
+    } bad[] = {{"\x80\x00", 2},
+               {"\x84\x00", 2},
+               {"\xff\x80\x00", 3},
+               {"\x84\x80\x80\x80\x00", 5},
+               {"\xff\xff\xff\xff\x10", 5},
+               {"\xff\xff\xff\xff\x7f", 5},
+               {"\x80\x80\x80\x80\x80\x01", 6},
+               {"\x84\x80\x80\x80\x80\x00", 6}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        size_t pos = 0;
+        uint32_t v = 7;
+        cr_assert_eq(blk_get_len((const uint8_t *)bad[k].b, bad[k].n, &pos, 2, &v),
+                     FADE_E_CORRUPT, "case %zu", k);
+        cr_assert_eq(pos, 0);
+        cr_assert_eq(v, 7);
+    }
+    /* One value, one encoding: of all 1- and 2-byte inputs (and random
+     * 5-byte ones) exactly those the writer produces parse. */
+    size_t accepted = 0;
+    for (uint32_t x = 0; x < 65536 + 256; x++) {
+        /* x < 256: the byte x alone; then every byte pair. */
+        uint32_t y = x < 256 ? x : x - 256;
+        uint8_t b[2] = {(uint8_t)y, (uint8_t)(y >> 8)}, w[8];
+        size_t n = x < 256 ? 1 : 2, pos = 0;
+        uint32_t v;
+        int rc = blk_get_len(b, n, &pos, 2, &v);
+        if (rc == 0) {
+            cr_assert_eq(blk_varint_put(w, v), pos);
+            cr_assert(memcmp(w, b, pos) == 0);
+            accepted += pos == n;
+        }
+    }
+    cr_assert_eq(accepted, 128 + 128 * 127, "every minimal 1- and 2-byte encoding");
+    uint64_t s = 5;
+    for (int k = 0; k < 20000; k++) {
+        uint8_t b[5], w[8];
+        uint64_t r = tu_rnd(&s);
+        memcpy(b, &r, 5);
+        size_t pos = 0;
+        uint32_t v;
+        if (blk_get_len(b, 5, &pos, 2, &v) == 0) {
+            cr_assert_eq(blk_varint_put(w, v), pos);
+            cr_assert(memcmp(w, b, pos) == 0);
+        }
+    }
+    /* Version 1: a u32, 4 bytes or truncated; unknown versions: corrupt. */
+    uint8_t b4[4] = {0x10, 0x20, 0x30, 0x40};
+    size_t pos = 0;
+    uint32_t v;
+    cr_assert_eq(blk_get_len(b4, 4, &pos, 1, &v), 0);
+    cr_assert_eq(v, 0x40302010u);
+    cr_assert_eq(pos, 4);
+    pos = 1;
+    cr_assert_eq(blk_get_len(b4, 4, &pos, 1, &v), FADE_E_TRUNCATED);
+    pos = 5;
+    cr_assert_eq(blk_get_len(b4, 4, &pos, 2, &v), FADE_E_TRUNCATED);
+    pos = 0;
+    cr_assert_eq(blk_get_len(b4, 4, &pos, 0, &v), FADE_E_CORRUPT);
+    cr_assert_eq(blk_get_len(b4, 4, &pos, 3, &v), FADE_E_CORRUPT);
+}
+
+static void count_progress(void *arg, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    ++*(unsigned *)arg;
+}
+
+/* With n streams a FADE block is at least 32 + n (one-byte lengths) + 4n
+ * (a flush each) bytes: when that is not below the raw block's 20 +
+ * raw_len the encoder writes raw without running the model (no progress
+ * reported); one byte more and it tries.  Either way the result is the
+ * shorter block and decodes. */
+Test(block_fade, too_short_to_win_skips_the_model)
+{
+    fade_ctx *c = mkctx("tiny", 4, FADE_ISA_AUTO, 1);
+    unsigned calls = 0;
+    fade_ctx_set_progress(c, count_progress, &calls);
+    uint8_t src[64] = {0};
+    size_t blen;
+    const size_t edge = BLK_FADE_HEADER_FIXED + 5 * 4 - BLK_RAW_HEADER_LEN;   /* 32 */
+    uint8_t *blk = roundtrip(c, src, edge, &blen);
+    cr_assert_eq(blk[5], FADE_CODEC_RAW);
+    cr_assert_eq(blen, edge + BLK_RAW_HEADER_LEN);
+    cr_assert_eq(calls, 0, "the model ran on a block it could not shrink");
+    free(blk);
+    calls = 0;
+    blk = roundtrip(c, src, edge + 1, &blen);
+    cr_assert_gt(calls, 0, "the model did not run");
+    cr_assert_leq(blen, edge + 1 + BLK_RAW_HEADER_LEN);
+    if (blk[5] == FADE_CODEC_FADE)
+        cr_assert_lt(blen, edge + 1 + BLK_RAW_HEADER_LEN);
+    free(blk);
+    fade_ctx_free(c);
 }
 
 Test(block_api, strerror_names_every_code)

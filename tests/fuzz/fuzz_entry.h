@@ -5,8 +5,11 @@
  * Property checked: arbitrary bytes given to fade_block_decode() and to the
  * container readers (streaming fc_decode_fd and indexed fc_reader_*) never
  * crash, never read out of bounds, never hang; and when a decode succeeds,
- * its output length is the length the header announced.  The checks use
- * FUZZ_CHECK, which stays on in every build.
+ * its output length is the length the header announced.  A FADE header
+ * that fade_block_info() accepts has a length table that parses to exactly
+ * its end, every version-2 length in its one minimal encoding, and lengths
+ * that add up to the block.  The checks use FUZZ_CHECK, which stays on in
+ * every build.
  */
 #ifndef FADE_FUZZ_ENTRY_H
 #define FADE_FUZZ_ENTRY_H
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "codec/block.h"
 #include "codec/container.h"
 #include "codec/fade.h"
 
@@ -53,6 +57,29 @@ static inline int fuzz_memfd(const uint8_t *data, size_t size)
     return fd;
 }
 
+/* The length table of a FADE block that fade_block_info() accepted. */
+static inline void fuzz_check_table(const uint8_t *data, const struct fade_block_info *info)
+{
+    FUZZ_CHECK(info->format_version == 1 || info->format_version == 2);
+    FUZZ_CHECK(info->header_len >= BLK_FADE_HEADER_FIXED + info->n_streams);
+    size_t pos = BLK_FADE_TABLE_AT, end = info->header_len - 4;
+    uint64_t payload = 0;
+    for (uint32_t b = 0; b < info->n_streams; b++) {
+        size_t at = pos;
+        uint32_t len;
+        FUZZ_CHECK(blk_get_len(data, end, &pos, info->format_version, &len) == 0);
+        if (info->format_version == 2) {
+            uint8_t w[BLK_VARINT_MAX];
+            FUZZ_CHECK(blk_varint_put(w, len) == pos - at);
+            FUZZ_CHECK(memcmp(w, data + at, pos - at) == 0);
+        }
+        FUZZ_CHECK(len >= 4);
+        payload += len;
+    }
+    FUZZ_CHECK(pos == end);
+    FUZZ_CHECK(info->header_len + payload == info->block_len);
+}
+
 /* Runs every decoder over data.  ctx: a context of any preset (reused). */
 static inline struct fuzz_result fuzz_one(fade_ctx *ctx, const uint8_t *data, size_t size)
 {
@@ -64,6 +91,11 @@ static inline struct fuzz_result fuzz_one(fade_ctx *ctx, const uint8_t *data, si
     if (irc == 0) {
         FUZZ_CHECK(info.block_len <= size && info.header_len <= info.block_len);
         FUZZ_CHECK(info.raw_len <= FADE_BLOCK_MAX_RAW);
+        if (info.codec == FADE_CODEC_FADE)
+            fuzz_check_table(data, &info);
+        else
+            FUZZ_CHECK(info.header_len == BLK_RAW_HEADER_LEN &&
+                       info.block_len == BLK_RAW_HEADER_LEN + info.raw_len);
     }
     if (irc != 0 || info.raw_len <= FUZZ_MAX_RAW) {
         size_t cap = irc == 0 ? info.raw_len : 64;
