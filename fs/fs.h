@@ -7,6 +7,7 @@
  *   fs_writer.c  the single writer thread: job queue, group commit
  *   fs_pend.c    blocks whose commit is deferred, readable until it lands
  *   fs_file.c    data path: dirty block buffers, read, write, truncate
+ *   fs_seek.c    SEEK_DATA / SEEK_HOLE
  *   fs_meta.c    namespace and attribute changes run as writer jobs
  *   fs_ops.c     the fuse_lowlevel_ops table; the only place that replies
  *   fadefs_main.c  command line, mount, daemonising
@@ -76,6 +77,11 @@ struct fs_cache {
     uint64_t bytes;               /* charged bytes; protected by lock */
     uint64_t limit;               /* charged-byte limit; fixed */
     uint64_t hits, misses;        /* statistics; protected by lock */
+    /* Spare block buffers (fs_cache_buf_get/put), linked through their
+     * first bytes: reusing them spares malloc, zeroing and page faults. */
+    void *pool;                   /* protected by lock */
+    uint32_t n_pool;              /* protected by lock */
+    uint32_t buf_size;            /* size of pooled buffers; set by the first get */
 };
 int  fs_cache_init(struct fs_cache *c, uint64_t limit);
 void fs_cache_fini(struct fs_cache *c);
@@ -92,6 +98,13 @@ void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
 void fs_cache_adopt(struct fs_cache *c, uint64_t ino, uint64_t blkno,
                     uint8_t *data, uint32_t len, uint32_t cap);
 void fs_cache_drop(struct fs_cache *c, uint64_t ino, uint64_t blkno);
+/* A block buffer of size bytes (contents undefined; a malloc'd pointer, so
+ * free() is a correct, if wasteful, way to drop it), or NULL.  Buffers
+ * given back with fs_cache_buf_put (and cache entries of that size when
+ * evicted) are reused.  Any thread. */
+uint8_t *fs_cache_buf_get(struct fs_cache *c, uint32_t size);
+/* Gives back a buffer of cap bytes (NULL is fine). */
+void fs_cache_buf_put(struct fs_cache *c, uint8_t *p, uint32_t cap);
 /* Drops every block of ino with blkno >= first. */
 void fs_cache_drop_from(struct fs_cache *c, uint64_t ino, uint64_t first);
 
@@ -167,6 +180,11 @@ void fs_writer_async_wait(struct fs_ctx *fs, uint64_t seq);
 int  fs_w_payload_append(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
                          uint32_t codec, uint32_t raw_len, const void *payload,
                          size_t len, struct idx_bloc *loc);
+/* The same for a payload in pieces (idx_w_payload_appendv). */
+int  fs_w_payload_appendv(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
+                          uint32_t codec, uint32_t raw_len,
+                          const struct iovec *iov, int n_iov,
+                          const uint32_t *piece_crc, struct idx_bloc *loc);
 /* A job that only makes everything committed so far durable. */
 int  fs_writer_barrier(struct fs_ctx *fs);
 
@@ -175,6 +193,10 @@ struct fs_dbuf {                  /* one dirty block of file data */
     struct fs_dbuf *next;
     uint64_t blkno;
     uint8_t *data;                /* block_size bytes, zero beyond what was written */
+    /* CRC32C of data[0..crc_len), kept up as sequential writes arrive (the
+     * data is hot then) so that the writer need not read it again;
+     * crc_len = UINT32_MAX: unknown (a write went back before crc_len). */
+    uint32_t crc, crc_len;
     /* Once handed to the writer (fs_pend.c), under fs_pend.lock: */
     struct fs_dbuf *hnext;
     uint64_t ino, seq;
@@ -236,6 +258,10 @@ int  fs_inode_in_use(struct fs_ctx *fs, uint64_t ino);
 int  fs_inode_mark_orphan(struct fs_ctx *fs, uint64_t ino);
 /* Reap: delete ino from the store if nlink == 0 and nobody uses it. */
 int  fs_inode_reap(struct fs_ctx *fs, uint64_t ino);
+/* Drops the cached blocks of an inode deleted from the store while it was
+ * `size` bytes long (by key when that is a few blocks, not by a walk of
+ * the whole cache). */
+void fs_inode_uncache(struct fs_ctx *fs, uint64_t ino, uint64_t size);
 /* Commits the dirty data of every in-memory inode (unmount). */
 void fs_inode_flush_all(struct fs_ctx *fs);
 
@@ -328,6 +354,13 @@ uint64_t fs_file_alloc(struct fs_ctx *fs, uint64_t ino, uint64_t size);
  * with in->rw held either way. */
 int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
                        uint8_t *dst);
+
+/* ---------------- holes (fs_seek.c) ---------------- */
+/* lseek's SEEK_DATA / SEEK_HOLE (whence) from off: the offset found, or
+ * -ENXIO at or past EOF (and for SEEK_DATA when only a hole follows).
+ * Takes in->rw itself: call with no inode lock held. */
+int64_t fs_seek_data(struct fs_ctx *fs, struct fs_inode *in, uint64_t off,
+                     int whence);
 
 /* ---------------- FUSE entry points (fs_ops.c) ---------------- */
 struct fuse_lowlevel_ops;

@@ -6,6 +6,14 @@
  * link/unlink cannot fail while the lock is held.  Each entry is charged its
  * data length plus a fixed overhead so that many tiny blocks cannot grow the
  * table without bound.
+ *
+ * The cache also keeps a small pool of spare block buffers.  A sequential
+ * write needs a block buffer per block, and the blocks it commits become
+ * cache entries that eviction frees again: recycling those buffers instead
+ * of going through malloc spares zeroing (malloc + a conditional memset
+ * compiles to calloc) and touching fresh pages (page faults cost more than
+ * the copy into the buffer).  Pooled buffers are plain malloc'd memory, so
+ * code that frees one with free() is still correct.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +22,9 @@
 #include "fs/fs.h"
 
 #define CENTRY_OVERHEAD 128u
+/* Spare buffers kept: enough for a few MiB of writes in flight; beyond it
+ * they go back to malloc (which keeps them, see fadefs_main.c). */
+#define FS_POOL_MAX 32u
 
 struct fs_centry {
     struct fs_centry *hnext;          /* hash chain */
@@ -21,6 +32,7 @@ struct fs_centry {
     uint64_t ino, blkno;
     uint32_t len;                     /* bytes of data; zeros beyond */
     uint32_t charge;                  /* bytes counted against the limit */
+    uint32_t cap;                     /* allocated bytes of data */
     uint8_t *data;                    /* owned */
 };
 
@@ -74,6 +86,65 @@ static struct fs_centry **find_link(struct fs_cache *c, uint64_t ino,
     return pp;
 }
 
+/* Keeps p (cap bytes) as a spare if it has the pool's size and the pool
+ * has room, else frees it.  Called with the lock held. */
+static void pool_put_locked(struct fs_cache *c, uint8_t *p, uint32_t cap)
+{
+    if (!p)
+        return;
+    if (cap && cap == c->buf_size && c->n_pool < FS_POOL_MAX) {
+        memcpy(p, &c->pool, sizeof(void *));
+        c->pool = p;
+        c->n_pool++;
+        return;
+    }
+    free(p);
+}
+
+static uint8_t *pool_take_locked(struct fs_cache *c, uint32_t size)
+{
+    uint8_t *p = NULL;
+    if (size == c->buf_size && c->pool) {
+        p = c->pool;
+        memcpy(&c->pool, p, sizeof(void *));
+        c->n_pool--;
+    }
+    return p;
+}
+
+static void remove_at(struct fs_cache *c, struct fs_centry **pp);
+
+uint8_t *fs_cache_buf_get(struct fs_cache *c, uint32_t size)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->buf_size)
+        c->buf_size = size;
+    uint8_t *p = pool_take_locked(c, size);
+    /* Past a sixteenth of the limit, a new buffer is the least recently
+     * used entry's, which the commit of this buffer would evict later
+     * anyway: writes then recycle memory instead of growing the cache with
+     * fresh pages (reads still fill it to the limit).  Measured on a
+     * 256 MiB write (8/16 MiB writer bounds): daemon CPU 0.37-0.43 s at
+     * 1/16, 0.50-0.58 s at 1/4. */
+    struct fs_centry *t = c->lru_tail;
+    if (!p && t && t->cap == size && c->bytes > c->limit / 16) {
+        p = t->data;
+        t->data = NULL;
+        remove_at(c, find_link(c, t->ino, t->blkno));
+    }
+    pthread_mutex_unlock(&c->lock);
+    return p ? p : malloc(size ? size : 1);
+}
+
+void fs_cache_buf_put(struct fs_cache *c, uint8_t *p, uint32_t cap)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&c->lock);
+    pool_put_locked(c, p, cap);
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void remove_at(struct fs_cache *c, struct fs_centry **pp)
 {
     struct fs_centry *e = *pp;
@@ -81,7 +152,7 @@ static void remove_at(struct fs_cache *c, struct fs_centry **pp)
     lru_unlink(c, e);
     c->bytes -= e->charge;
     c->n_entries--;
-    free(e->data);
+    pool_put_locked(c, e->data, e->cap);
     free(e);
 }
 
@@ -100,6 +171,12 @@ void fs_cache_fini(struct fs_cache *c)
     }
     free(c->buckets);
     c->buckets = NULL;
+    while (c->pool) {
+        void *p = c->pool;
+        memcpy(&c->pool, p, sizeof(void *));
+        free(p);
+    }
+    c->n_pool = 0;
     pthread_mutex_destroy(&c->lock);
 }
 
@@ -180,7 +257,14 @@ void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
     if ((uint64_t)len + CENTRY_OVERHEAD > c->limit)
         return;
     struct fs_centry *e = malloc(sizeof(*e));
-    uint8_t *d = malloc(len ? len : 1);
+    uint8_t *d = NULL;
+    if (len) {
+        pthread_mutex_lock(&c->lock);
+        d = pool_take_locked(c, len);
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (!d)
+        d = malloc(len ? len : 1);
     if (!e || !d) {
         free(e);
         free(d);
@@ -188,7 +272,8 @@ void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
     }
     memcpy(d, data, len);
     *e = (struct fs_centry){ .ino = ino, .blkno = blkno, .len = len,
-                             .charge = len + CENTRY_OVERHEAD, .data = d };
+                             .charge = len + CENTRY_OVERHEAD,
+                             .cap = len ? len : 1, .data = d };
     insert(c, e);
 }
 
@@ -198,12 +283,13 @@ void fs_cache_adopt(struct fs_cache *c, uint64_t ino, uint64_t blkno,
     struct fs_centry *e = NULL;
     if ((uint64_t)cap + CENTRY_OVERHEAD > c->limit ||
         !(e = malloc(sizeof(*e)))) {
-        free(data);
+        fs_cache_buf_put(c, data, cap);
         fs_cache_drop(c, ino, blkno);
         return;
     }
     *e = (struct fs_centry){ .ino = ino, .blkno = blkno, .len = len,
-                             .charge = cap + CENTRY_OVERHEAD, .data = data };
+                             .charge = cap + CENTRY_OVERHEAD, .cap = cap,
+                             .data = data };
     insert(c, e);
 }
 

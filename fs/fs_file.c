@@ -10,9 +10,13 @@
  *     deleted), so holes cost no space;
  *   - a block handed to the writer is read from fs_pend until its row
  *     commits: dirty buffer, then fs_pend, then cache, then store.
- * Commits hand the buffers to the writer, which encodes them (raw codec)
- * at the job's first run: the FUSE thread, the bottleneck of a sequential
- * write, only copies data in.  Commits are
+ * Commits hand the buffers to the writer, which appends them as raw codec
+ * blocks at the job's first run without copying them: the payload is a
+ * 20-byte block header followed by the buffer itself (one gathered write).
+ * The data's CRC32C, which both the block header and the segment record
+ * need, is kept up while sequential writes copy the data in (it is hot
+ * then), so nobody reads the data again for it.  Block buffers are
+ * recycled through fs_cache's pool.  Commits are
  * asynchronous (fs_writer.c defers them to share payload syncs); fsync and
  * the few callers that need the store up to date wait for them.
  */
@@ -20,6 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/uio.h>
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 #include "fs/fs.h"
 
@@ -184,23 +192,74 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
             ;
         } else if (!fs_cache_read(&fs->cache, in->ino, blkno, boff,
                                   buf + done, (uint32_t)chunk)) {
-            if (!scratch && !(scratch = malloc(fs->bs))) {
-                free(scratch);
+            if (!scratch && !(scratch = fs_cache_buf_get(&fs->cache, fs->bs)))
                 return done ? (ssize_t)done : -ENOMEM;
-            }
             int e = fs_file_load_block(fs, in->ino, blkno, scratch);
             if (e) {
                 /* Short read up to the damaged block: the next read starts
                  * there and gets the error. */
-                free(scratch);
+                fs_cache_buf_put(&fs->cache, scratch, fs->bs);
                 return done ? (ssize_t)done : e;
             }
             memcpy(buf + done, scratch + boff, chunk);
         }
         done += chunk;
     }
-    free(scratch);
+    fs_cache_buf_put(&fs->cache, scratch, fs->bs);
     return (ssize_t)n;
+}
+
+/* Copies n bytes from src to dst and returns their CRC32C continued from
+ * crc (the value fade_crc32c(crc, src, n) gives): one pass over the data
+ * for the copy into a block buffer and its CRC, which a sequential write
+ * needs both of.  The CRC chain sets the pace; the loads and stores ride
+ * along. */
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t copy_crc_hw(uint8_t *dst, const uint8_t *src, size_t n,
+                            uint32_t crc)
+{
+    uint64_t c = (uint32_t)~crc;
+    for (; n >= 8; n -= 8, src += 8, dst += 8) {
+        uint64_t w;
+        memcpy(&w, src, 8);
+        memcpy(dst, &w, 8);
+        c = _mm_crc32_u64(c, w);
+    }
+    for (; n; n--) {
+        uint8_t b = *src++;
+        *dst++ = b;
+        c = _mm_crc32_u8((uint32_t)c, b);
+    }
+    return ~(uint32_t)c;
+}
+#endif
+
+static uint32_t copy_crc(uint8_t *dst, const uint8_t *src, size_t n,
+                         uint32_t crc)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("sse4.2"))
+        return copy_crc_hw(dst, src, n, crc);
+#endif
+    memcpy(dst, src, n);
+    return fade_crc32c(crc, dst, n);
+}
+
+/* Keeps d's running CRC up after bytes [boff, boff+n) were written: a write
+ * at or past crc_len extends it (over any gap, which the buffer holds as
+ * zeros or loaded bytes), one that goes back makes it unknown. */
+#define CRC_UNKNOWN UINT32_MAX
+static void crc_extend(struct fs_dbuf *d, uint32_t boff, uint32_t n)
+{
+    if (d->crc_len == CRC_UNKNOWN)
+        return;
+    if (boff < d->crc_len) {
+        d->crc_len = CRC_UNKNOWN;
+        return;
+    }
+    d->crc = fade_crc32c(d->crc, d->data + d->crc_len, boff + n - d->crc_len);
+    d->crc_len = boff + n;
 }
 
 ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
@@ -225,23 +284,26 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
                     return done ? (ssize_t)done : e;
             }
             d = malloc(sizeof(*d));
-            uint8_t *data = malloc(fs->bs);
+            uint8_t *data = fs_cache_buf_get(&fs->cache, fs->bs);
             if (!d || !data) {
                 free(d);
-                free(data);
+                fs_cache_buf_put(&fs->cache, data, fs->bs);
                 return done ? (ssize_t)done : -ENOMEM;
             }
             uint64_t start = blkno * fs->bs;
             int e = 0;
-            if (boff == 0 && chunk == fs->bs)
+            if (boff == 0 && chunk == fs->bs) {
                 ;                            /* all of it is overwritten below */
-            else if (start >= in->size)
-                memset(data, 0, fs->bs);     /* nothing stored to keep */
-            else
+            } else if (start >= in->size) {
+                /* Nothing stored to keep: zeros around what comes in. */
+                memset(data, 0, boff);
+                memset(data + boff + chunk, 0, fs->bs - boff - chunk);
+            } else {
                 e = fs_file_load_block(fs, in->ino, blkno, data);
+            }
             if (e) {
                 free(d);
-                free(data);
+                fs_cache_buf_put(&fs->cache, data, fs->bs);
                 return done ? (ssize_t)done : e;
             }
             *d = (struct fs_dbuf){ .blkno = blkno, .data = data };
@@ -249,7 +311,15 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
             in->dirty = d;
             in->n_dirty++;
         }
-        memcpy(d->data + boff, buf + done, chunk);
+        if (d->crc_len == boff) {
+            /* In order (the usual case): copy and sum in one pass. */
+            d->crc = copy_crc(d->data + boff, (const uint8_t *)buf + done,
+                              chunk, d->crc);
+            d->crc_len = boff + (uint32_t)chunk;
+        } else {
+            memcpy(d->data + boff, buf + done, chunk);
+            crc_extend(d, boff, (uint32_t)chunk);
+        }
         done += chunk;
         if (off + done > in->size)
             in->size = off + done;
@@ -268,9 +338,11 @@ struct commit_blk {
     uint64_t blkno;
     uint32_t raw_len;
     const uint8_t *data;          /* the raw bytes (the job's buffer) */
-    uint8_t *payload;             /* encoded by the writer at the first run */
+    uint8_t *payload;             /* an encoded payload (truncate; fallback) */
     size_t   plen;
     int      del;                 /* all zeros: delete the row (becomes a hole) */
+    int      have_crc;            /* crc is known (kept for a re-run) */
+    uint32_t crc;                 /* CRC32C of data[0..raw_len) */
 };
 struct commit_job {
     struct fs_job j;
@@ -283,6 +355,7 @@ struct commit_job {
     int kill_priv;
     uint64_t trunc_from;          /* delete rows >= this; UINT64_MAX = none */
     struct fs_dbuf *bufs;         /* async: the job's buffers, also in fs_pend */
+    int hdr;                      /* raw_header() checked: 1 usable, -1 not, 0 unknown */
 };
 
 /* Encodes a raw payload for data[0..raw_len). */
@@ -301,6 +374,69 @@ static int encode_raw(const uint8_t *data, uint32_t raw_len, uint8_t **out,
     *out = p;
     *out_len = (size_t)n;
     return 0;
+}
+
+/* The header of a raw codec block (codec/FORMAT.md) holding len bytes
+ * whose CRC32C is crc: the codec's own empty raw block supplies the fixed
+ * fields (magic, version, codec, flags), then raw length, data CRC and the
+ * header's CRC follow.  Building it here lets the payload be written as
+ * header + buffer without copying the buffer behind a header. */
+#define RAW_HDR_LEN 20u
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static int raw_header(uint8_t h[RAW_HDR_LEN], uint32_t len, uint32_t crc)
+{
+    if (fade_block_encode_raw(h, RAW_HDR_LEN, NULL, 0) != RAW_HDR_LEN)
+        return -EIO;
+    put_le32(h + 8, len);
+    put_le32(h + 12, crc);
+    put_le32(h + 16, fade_crc32c(0, h, 16));
+    return 0;
+}
+
+/* 1 if raw_header() builds exactly what the codec's encoder writes (checked
+ * on a sample, once per job: a codec whose raw header changed makes the
+ * writer fall back to encoding a copy), else -1. */
+static int raw_header_check(void)
+{
+    static const uint8_t sample[13] = "fadefs block";
+    uint8_t want[RAW_HDR_LEN + sizeof sample], got[RAW_HDR_LEN];
+    if (fade_block_encode_raw(want, sizeof want, sample, sizeof sample) !=
+        (ssize_t)sizeof want)
+        return -1;
+    if (raw_header(got, sizeof sample, fade_crc32c(0, sample, sizeof sample)))
+        return -1;
+    return memcmp(want, got, RAW_HDR_LEN) == 0 ? 1 : -1;
+}
+
+/* Appends block b of job j as a raw block: header + the job's buffer in one
+ * gathered write.  The data's CRC is the one kept up by the writes (else
+ * computed here, once); the segment record derives its payload CRC from it
+ * and the header's. */
+static int append_raw(struct fs_ctx *fs, struct commit_job *j,
+                      struct commit_blk *b, struct idx_bloc *loc)
+{
+    uint8_t h[RAW_HDR_LEN];
+    if (!b->have_crc) {
+        b->crc = fade_crc32c(0, b->data, b->raw_len);
+        b->have_crc = 1;
+    }
+    int e = raw_header(h, b->raw_len, b->crc);
+    if (e)
+        return e;
+    struct iovec iov[2] = {
+        { .iov_base = h, .iov_len = RAW_HDR_LEN },
+        { .iov_base = (void *)b->data, .iov_len = b->raw_len },
+    };
+    uint32_t crc[2] = { fade_crc32c(0, h, RAW_HDR_LEN), b->crc };
+    return fs_w_payload_appendv(fs, j->ino, b->blkno, FADE_CODEC_RAW,
+                                b->raw_len, iov, 2, crc, loc);
 }
 
 static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
@@ -322,14 +458,21 @@ static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
                 return e;
             continue;
         }
-        if (!b->payload && b->data &&
-            (e = encode_raw(b->data, b->raw_len, &b->payload, &b->plen)))
-            return e;
-        if (!b->payload)
-            continue;
         struct idx_bloc loc;
-        e = fs_w_payload_append(fs, j->ino, b->blkno, FADE_CODEC_RAW,
-                                b->raw_len, b->payload, b->plen, &loc);
+        if (!b->payload && b->data) {
+            if (!j->hdr)
+                j->hdr = raw_header_check();
+            if (j->hdr < 0 &&
+                (e = encode_raw(b->data, b->raw_len, &b->payload, &b->plen)))
+                return e;
+        }
+        if (b->payload)
+            e = fs_w_payload_append(fs, j->ino, b->blkno, FADE_CODEC_RAW,
+                                    b->raw_len, b->payload, b->plen, &loc);
+        else if (b->data)
+            e = append_raw(fs, j, b, &loc);
+        else
+            continue;
         if (!e)
             e = idx_w_block_put(fs->idx, j->ino, b->blkno, &loc);
         if (!e)
@@ -360,14 +503,14 @@ static int cmp_blk(const void *x, const void *y)
     return a->blkno < b->blkno ? -1 : a->blkno > b->blkno;
 }
 
-static void commit_job_free(struct commit_job *j)
+static void commit_job_free(struct fs_ctx *fs, struct commit_job *j)
 {
     for (size_t i = 0; i < j->n; i++)
         free(j->blk[i].payload);
     free(j->blk);
     for (struct fs_dbuf *d = j->bufs, *next; d; d = next) {
         next = d->next;
-        free(d->data);
+        fs_cache_buf_put(&fs->cache, d->data, d->cap);
         free(d);
     }
     free(j);
@@ -409,10 +552,10 @@ static void commit_finish(struct fs_ctx *fs, struct fs_job *jj)
                 fs_cache_drop(&fs->cache, j->ino, d->blkno);
             }
         }
-        free(d->data);
+        fs_cache_buf_put(&fs->cache, d->data, d->cap);
         free(d);
     }
-    commit_job_free(j);
+    commit_job_free(fs, j);
 }
 
 /* Hands the dirty buffers and attributes of in to the writer without
@@ -445,7 +588,7 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
         uint64_t start = d->blkno * fs->bs;
         if (start >= in->size) {      /* cut off by a truncate: nothing */
             fs_cache_drop(&fs->cache, in->ino, d->blkno);
-            free(d->data);
+            fs_cache_buf_put(&fs->cache, d->data, fs->bs);
             free(d);
             continue;
         }
@@ -457,21 +600,32 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
         d->cap = fs->bs;
         if (is_zero(d->data, len)) {
             b->del = 1;               /* stays (or becomes) a hole */
-            free(d->data);
+            fs_cache_buf_put(&fs->cache, d->data, fs->bs);
             d->data = NULL;
             len = d->cap = 0;
         } else if (len < fs->bs / 2) {
-            /* A small file's tail: keep only what it holds. */
-            uint8_t *p = realloc(d->data, len);
+            /* A small file's tail: keep only what it holds (the big buffer
+             * goes back to the pool). */
+            uint8_t *p = malloc(len);
             if (p) {
+                memcpy(p, d->data, len);
+                fs_cache_buf_put(&fs->cache, d->data, fs->bs);
                 d->data = p;
                 d->cap = len;
             }
         }
         b->data = d->data;
+        if (b->data && d->crc_len != CRC_UNKNOWN && d->crc_len <= len) {
+            /* Bytes past the last write (zeros or loaded) up to the length
+             * stored; a longer CRC (the file was cut) is of no use. */
+            b->crc = fade_crc32c(d->crc, d->data + d->crc_len, len - d->crc_len);
+            b->have_crc = 1;
+        }
         d->len = len;
         pend += len;
-        j->j.bytes += 2 * (uint64_t)len;
+        /* The buffer, kept readable in fs_pend until the commit lands; the
+         * payload is written from it without a copy. */
+        j->j.bytes += d->cap;
         d->next = j->bufs;
         j->bufs = d;
     }

@@ -174,6 +174,8 @@ int fs_inode_get(struct fs_ctx *fs, uint64_t ino, struct fs_inode **out)
     return 0;
 }
 
+static void reap_async(struct fs_ctx *fs, uint64_t ino);
+
 void fs_inode_put(struct fs_ctx *fs, struct fs_inode *in, uint64_t lookups,
                   uint32_t opens)
 {
@@ -219,12 +221,8 @@ void fs_inode_put(struct fs_ctx *fs, struct fs_inode *in, uint64_t lookups,
                    (unsigned long long)ino, strerror(-e));
     }
     inode_free(in);
-    if (orphan) {
-        int e = fs_inode_reap(fs, ino);
-        if (e)
-            fs_log(fs, LOG_ERR, "inode %llu: delete failed: %s (retried at next mount)",
-                   (unsigned long long)ino, strerror(-e));
-    }
+    if (orphan)
+        reap_async(fs, ino);
 }
 
 void fs_inode_open(struct fs_ctx *fs, struct fs_inode *in)
@@ -257,8 +255,25 @@ int fs_inode_in_use(struct fs_ctx *fs, uint64_t ino)
 struct reap_job {
     struct fs_job j;
     uint64_t ino;
+    uint64_t size;                /* stored size of the deleted inode */
     int deleted;
 };
+
+/* A deleted inode's blocks are 0 .. size/bs (no block past the stored size
+ * is ever cached: truncate drops them), so a small file's few blocks are
+ * dropped by key; fs_cache_drop_from walks the whole table, which an
+ * unlink of many small files would pay once each. */
+#define FS_UNCACHE_BY_KEY 64
+void fs_inode_uncache(struct fs_ctx *fs, uint64_t ino, uint64_t size)
+{
+    uint64_t n = size / fs->bs + 1;
+    if (n > FS_UNCACHE_BY_KEY) {
+        fs_cache_drop_from(&fs->cache, ino, 0);
+        return;
+    }
+    for (uint64_t b = 0; b < n; b++)
+        fs_cache_drop(&fs->cache, ino, b);
+}
 
 static int reap_run(struct fs_ctx *fs, struct fs_job *jj)
 {
@@ -272,6 +287,7 @@ static int reap_run(struct fs_ctx *fs, struct fs_job *jj)
         return e;
     if (a.nlink != 0 || fs_inode_in_use(fs, j->ino))
         return 0;
+    j->size = a.size;
     e = idx_w_inode_delete(fs->idx, j->ino);
     if (!e)
         j->deleted = 1;
@@ -283,8 +299,20 @@ int fs_inode_reap(struct fs_ctx *fs, uint64_t ino)
     struct reap_job j = { .j = { .run = reap_run }, .ino = ino };
     int e = fs_writer_submit(fs, &j.j);
     if (!e && j.deleted)
-        fs_cache_drop_from(&fs->cache, ino, 0);
+        fs_inode_uncache(fs, ino, j.size);
     return e;
+}
+
+static void reap_finish(struct fs_ctx *fs, struct fs_job *jj)
+{
+    struct reap_job *j = (struct reap_job *)jj;
+    if (jj->result)
+        fs_log(fs, jj->result == -ENOSPC ? LOG_DEBUG : LOG_ERR,
+               "inode %llu: delete failed: %s (retried at next mount)",
+               (unsigned long long)j->ino, strerror(-jj->result));
+    else if (j->deleted)
+        fs_inode_uncache(fs, j->ino, j->size);
+    free(j);
 }
 
 void fs_inode_flush_all(struct fs_ctx *fs)
@@ -317,4 +345,28 @@ void fs_inode_flush_all(struct fs_ctx *fs)
         fs_inode_put(fs, in, 0, 0);
     }
     free(list);
+}
+
+/* The last put of an orphan (usually the kernel's forget right after an
+ * unlink) deletes it without waiting: nobody needs the answer, and as a
+ * deferred job the delete shares the transaction of the next change
+ * instead of costing a commit and two thread switches of its own (an
+ * unlink then costs one commit, not two).  Until it lands the inode is a
+ * row with nlink 0 that nothing can reach; a crash leaves it to the next
+ * mount's orphan sweep, as before. */
+static void reap_async(struct fs_ctx *fs, uint64_t ino)
+{
+    struct reap_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        int e = fs_inode_reap(fs, ino);
+        if (e)
+            fs_log(fs, LOG_ERR, "inode %llu: delete failed: %s (retried at next mount)",
+                   (unsigned long long)ino, strerror(-e));
+        return;
+    }
+    j->j.run = reap_run;
+    j->j.finish = reap_finish;
+    j->j.bytes = sizeof(*j);
+    j->ino = ino;
+    fs_writer_submit_async(fs, &j->j);    /* j may be gone now */
 }

@@ -259,7 +259,7 @@ struct remove_job {
     const char *name;
     size_t len;
     int is_dir;
-    uint64_t victim;
+    uint64_t victim, victim_size;
     int deleted;
 };
 
@@ -288,6 +288,7 @@ static int remove_run(struct fs_ctx *fs, struct fs_job *jj)
         return -EISDIR;
     }
     j->victim = ino;
+    j->victim_size = a.size;
     struct timespec now;
     fs_now(&now);
     if ((e = idx_w_unlink(fs->idx, j->dir, j->name, j->len)))
@@ -310,7 +311,7 @@ int fs_remove(struct fs_ctx *fs, uint64_t dir, const char *name, int is_dir)
         return e;
     e = fs_writer_submit(fs, &j.j);
     if (!e && j.deleted)
-        fs_cache_drop_from(&fs->cache, j.victim, 0);
+        fs_inode_uncache(fs, j.victim, j.victim_size);
     return e;
 }
 
@@ -321,7 +322,7 @@ struct rename_job {
     const char *name, *nname;
     size_t len, nlen;
     unsigned flags;
-    uint64_t victim;
+    uint64_t victim, victim_size;
     int deleted;
 };
 
@@ -394,6 +395,7 @@ static int rename_run(struct fs_ctx *fs, struct fs_job *jj)
             if (ddir && np->nlink > 2)
                 np->nlink--;
             j->victim = dino;
+            j->victim_size = d.size;
         }
         if ((e = idx_w_unlink(fs->idx, j->dir, j->name, j->len)) ||
             (e = idx_w_link(fs->idx, j->ndir, j->nname, j->nlen, sino)))
@@ -438,7 +440,7 @@ int fs_rename(struct fs_ctx *fs, uint64_t dir, const char *name,
         return e;
     e = fs_writer_submit(fs, &j.j);
     if (!e && j.deleted)
-        fs_cache_drop_from(&fs->cache, j.victim, 0);
+        fs_inode_uncache(fs, j.victim, j.victim_size);
     return e;
 }
 

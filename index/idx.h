@@ -171,6 +171,14 @@ int idx_w_block_delete(struct idx *x, uint64_t ino, uint64_t blkno);
  * file without rows or an unknown inode.  Either out-pointer may be NULL. */
 int idx_r_block_usage(struct idx_rd *r, uint64_t ino, uint64_t *n_blocks,
                       uint64_t *payload_bytes);
+/* For SEEK_DATA / SEEK_HOLE (a hole is a block without a row), searching
+ * block numbers from..end-1 of ino: *blkno gets the first that has a row
+ * (idx_r_block_next_data) or the first that has none (next_hole); end if
+ * there is no such block before end. */
+int idx_r_block_next_data(struct idx_rd *r, uint64_t ino, uint64_t from,
+                          uint64_t end, uint64_t *blkno);
+int idx_r_block_next_hole(struct idx_rd *r, uint64_t ino, uint64_t from,
+                          uint64_t end, uint64_t *blkno);
 
 /* ---- payloads in segment files ---- */
 /* Appends a record (header naming ino/blkno/codec/lengths/CRC, then the
@@ -180,6 +188,16 @@ int idx_r_block_usage(struct idx_rd *r, uint64_t ino, uint64_t *n_blocks,
 int idx_w_payload_append(struct idx *x, uint64_t ino, uint64_t blkno,
                          uint32_t codec, uint32_t raw_len,
                          const void *payload, size_t len, struct idx_bloc *loc);
+/* The same for a payload given as n_iov pieces (a codec block header and
+ * the data), written without copying them together.  piece_crc: NULL, or
+ * the CRC32C (fade_crc32c(0, ...)) of each piece, which the caller already
+ * knows: the record's payload CRC is then derived from them instead of
+ * read again (a wrong one makes the record fail its checks when read). */
+struct iovec;
+int idx_w_payload_appendv(struct idx *x, uint64_t ino, uint64_t blkno,
+                          uint32_t codec, uint32_t raw_len,
+                          const struct iovec *iov, int n_iov,
+                          const uint32_t *piece_crc, struct idx_bloc *loc);
 int idx_w_payload_sync(struct idx *x);
 /* Reads the payload at loc into buf (cap >= loc->len), after checking the
  * record header matches loc and the CRC32C matches: -EIO otherwise.
@@ -228,9 +246,13 @@ struct idx_stats {
 };
 int idx_r_stats(struct idx_rd *r, struct idx_stats *out);
 /* Rewrites segments whose live share is below `live_min` (0..1) into the
- * active segment, moving rows in a transaction, then deletes them.  Runs
- * its own transactions: call outside begin/commit, from the writer thread.
- * Segments handled before an error stay compacted. */
+ * active segment, moving rows in a transaction, then deletes them.  The
+ * active segment qualifies too: it is then sealed first (a new segment
+ * becomes active).  Runs its own transactions: call outside begin/commit,
+ * from the writer thread, and only when every payload appended so far has
+ * its row committed or is garbage (rows put after a compaction must not
+ * point at payloads appended before it).  Segments handled before an
+ * error stay compacted. */
 int idx_w_compact(struct idx *x, double live_min);
 
 #endif /* FADEFS_IDX_H */

@@ -125,6 +125,21 @@ int idx_r_block_usage(struct idx_rd *r, uint64_t ino, uint64_t *n_blocks,
 
 /* ---- payloads ---- */
 
+static void fill_loc(struct idx_bloc *loc, uint64_t seg, uint64_t off,
+                     uint64_t len, uint32_t raw_len, uint32_t codec,
+                     uint32_t crc, uint64_t ino, uint64_t blkno)
+{
+    loc->seg = seg;
+    loc->off = off;
+    loc->len = (uint32_t)len;
+    loc->raw_len = raw_len;
+    loc->codec = codec;
+    loc->crc32c = crc;
+    loc->gen = 0;
+    loc->ino = ino;
+    loc->blkno = blkno;
+}
+
 int idx_w_payload_append(struct idx *x, uint64_t ino, uint64_t blkno,
                          uint32_t codec, uint32_t raw_len,
                          const void *payload, size_t len, struct idx_bloc *loc)
@@ -137,15 +152,26 @@ int idx_w_payload_append(struct idx *x, uint64_t ino, uint64_t blkno,
                         &seg, &off, &crc, &rolled);
     if (rc != 0)
         return rc;
-    loc->seg = seg;
-    loc->off = off;
-    loc->len = (uint32_t)len;
-    loc->raw_len = raw_len;
-    loc->codec = codec;
-    loc->crc32c = crc;
-    loc->gen = 0;
-    loc->ino = ino;
-    loc->blkno = blkno;
+    fill_loc(loc, seg, off, len, raw_len, codec, crc, ino, blkno);
+    return 0;
+}
+
+int idx_w_payload_appendv(struct idx *x, uint64_t ino, uint64_t blkno,
+                          uint32_t codec, uint32_t raw_len,
+                          const struct iovec *iov, int n_iov,
+                          const uint32_t *piece_crc, struct idx_bloc *loc)
+{
+    uint64_t seg, off, len = 0;
+    uint32_t crc;
+    int rolled;
+    IDX_W_CHECK(x);
+    int rc = seg_appendv(&x->seg, ino, blkno, codec, raw_len, iov, n_iov,
+                         piece_crc, &seg, &off, &crc, &rolled);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < n_iov; i++)
+        len += iov[i].iov_len;
+    fill_loc(loc, seg, off, len, raw_len, codec, crc, ino, blkno);
     return 0;
 }
 

@@ -1,6 +1,14 @@
 /* idx_compact.c — compaction: rewrite mostly-dead segments into the active
  * one and delete them.
  *
+ * The active segment qualifies like any other: when it is mostly dead it
+ * is first sealed (synced, and a new segment started, as at a roll-over),
+ * then compacted into its successor.  Otherwise a store whose only segment
+ * is the active one (up to segment_max bytes) could never give space back.
+ * Sealing is safe only when every payload appended so far either has its
+ * row committed or is garbage, which idx_w_compact's contract asks of the
+ * caller (idx.h).
+ *
  * Crash safety, step by step (each step is safe to be the last):
  *   1. copy every live record of segment S to the active segment, then
  *      fdatasync it: the copies are garbage nobody references yet;
@@ -172,16 +180,22 @@ int idx_w_compact(struct idx *x, double live_min)
     PREP(s, x->db, x->st, ST_SEG_LIST);
     struct cand *c = NULL;
     size_t n = 0, cap = 0;
-    int rv, rc = 0;
+    int rv, rc = 0, seal = 0, seen_active = 0;
+    uint64_t active = x->seg.active;
     while ((rv = sqlite3_step(s)) == SQLITE_ROW) {
         uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
         int64_t live = sqlite3_column_int64(s, 1);
-        if (id == x->seg.active)
-            continue;
         uint64_t size = seg_file_size(&x->seg, id);
+        if (id == active) {
+            seen_active = 1;
+            /* Holding nothing but its header, it has nothing to give. */
+            if (size <= SEG_FILE_HDR_LEN)
+                continue;
+        }
         /* live counts record bytes; the file header is never live. */
         if ((double)live >= live_min * (double)size && live > 0)
             continue;
+        seal |= id == active;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             struct cand *nc = realloc(c, ncap * sizeof *nc);
@@ -197,6 +211,23 @@ int idx_w_compact(struct idx *x, double live_min)
     if (rc == 0 && rv != SQLITE_DONE)
         rc = idx_sqlerr(rv);
     stmt_done(s);
+    /* An active segment without a row has no committed block: whatever it
+     * holds is garbage (rolled-back appends). */
+    if (rc == 0 && active && !seen_active &&
+        seg_file_size(&x->seg, active) > SEG_FILE_HDR_LEN) {
+        struct cand *nc = realloc(c, (n + 1) * sizeof *nc);
+        if (nc) {
+            c = nc;
+            c[n++].id = active;
+            seal = 1;
+        }
+    }
+    if (rc == 0 && seal && seg_seal(&x->seg) != 0) {
+        /* Not sealed: it stays active and is left alone this time. */
+        for (size_t i = 0; i < n; i++)
+            if (c[i].id == active)
+                c[i] = c[--n];
+    }
     /* Go on past a damaged segment; stop at the first error that would
      * hit every segment (no space, I/O on the active one). */
     int first_err = rc;

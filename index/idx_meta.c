@@ -1,5 +1,5 @@
 /* idx_meta.c — metadata queries: inodes, directory entries, readdir,
- * symlinks, extended attributes, orphans. */
+ * symlinks, extended attributes, orphans, and where a file's holes are. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,4 +363,52 @@ int idx_w_xattr_remove(struct idx *x, uint64_t ino, const char *name)
     if (rc == 0 && sqlite3_changes(x->db) == 0)
         rc = -ENODATA;
     return rc;
+}
+
+/* ---- holes (SEEK_DATA / SEEK_HOLE) ---- */
+
+/* Walks the rows of ino with from <= blkno < end in order.  want_data: stop
+ * at the first row; else stop at the first block number the walk skips
+ * (rows are unique, so a gap in the sequence is a hole). */
+static int block_scan(struct idx_rd *r, uint64_t ino, uint64_t from,
+                      uint64_t end, int want_data, uint64_t *blkno)
+{
+    sqlite3_stmt *s;
+    *blkno = end;
+    if (from >= end)
+        return 0;
+    PREP(s, r->db, r->st, ST_BLOCK_FROM);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, from);
+    bind_u64(s, 3, end);
+    uint64_t next = from;         /* the first block not yet seen to be data */
+    int rv, rc = 0;
+    while ((rv = sqlite3_step(s)) == SQLITE_ROW) {
+        uint64_t b = (uint64_t)sqlite3_column_int64(s, 0);
+        if (want_data) {
+            *blkno = b;
+            break;
+        }
+        if (b != next)
+            break;
+        next = b + 1;
+    }
+    if (rv != SQLITE_ROW && rv != SQLITE_DONE)
+        rc = idx_sqlerr(rv);
+    else if (!want_data)
+        *blkno = next;
+    stmt_done(s);
+    return rc;
+}
+
+int idx_r_block_next_data(struct idx_rd *r, uint64_t ino, uint64_t from,
+                          uint64_t end, uint64_t *blkno)
+{
+    return block_scan(r, ino, from, end, 1, blkno);
+}
+
+int idx_r_block_next_hole(struct idx_rd *r, uint64_t ino, uint64_t from,
+                          uint64_t end, uint64_t *blkno)
+{
+    return block_scan(r, ino, from, end, 0, blkno);
 }

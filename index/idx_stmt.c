@@ -84,6 +84,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 
     [ST_TOTALS] = "SELECT n_inodes, n_blocks, raw_bytes, payload_bytes FROM totals "
                   "WHERE id = 0",
+    /* SEEK_DATA / SEEK_HOLE: the block numbers of a file from ?2 up, in
+     * order (a range scan of the primary key). */
+    [ST_BLOCK_FROM] = "SELECT blkno FROM blocks WHERE ino = ?1 AND blkno >= ?2 "
+                      "AND blkno < ?3 ORDER BY blkno",
 };
 
 int idx_sqlerr(int rc)

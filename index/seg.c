@@ -18,8 +18,13 @@ static int sys_openat(int dirfd, const char *name, int flags, mode_t mode)
     return openat(dirfd, name, flags, mode);
 }
 
+static int sys_sync_file_range(int fd, off_t off, off_t n, unsigned flags)
+{
+    return sync_file_range(fd, off, n, flags);
+}
+
 const struct seg_sys seg_sys_default = {
-    .version   = 1,
+    .version   = 2,
     .openat    = sys_openat,
     .pwrite    = pwrite,
     .preadv    = preadv,
@@ -27,7 +32,13 @@ const struct seg_sys seg_sys_default = {
     .fsync     = fsync,
     .ftruncate = ftruncate,
     .unlinkat  = unlinkat,
+    .sync_file_range = sys_sync_file_range,
 };
+
+/* Appended bytes after which writeback of the tail is started, so that the
+ * disk writes while the writer goes on (the fdatasync before a commit then
+ * waits only for the rest). */
+#define SEG_KICK_BYTES (1u << 20)
 
 /* The cache keeps at most this many read descriptors open; a store of many
  * segments must not eat the process's descriptor limit, which fs/ shares. */
@@ -198,6 +209,7 @@ int seg_create(struct seg_store *st, uint64_t id)
     st->wfd = fd;
     st->active = id;
     st->tail = SEG_FILE_HDR_LEN;
+    st->kicked = SEG_FILE_HDR_LEN;
     st->dirty = 0;
     st->broken = 0;
     publish_active(st);
@@ -217,22 +229,87 @@ static int seg_roll(struct seg_store *st)
     return -EEXIST;
 }
 
+/* CRC32C arithmetic in GF(2)[x] modulo the Castagnoli polynomial, in the
+ * reflected bit order of the CRC (bit 31 is x^0).  Multiplying a CRC
+ * register by x^(8n) is what feeding it n zero bytes does, which is all a
+ * combination needs (CRC(A B) = CRC(A) * x^(8|B|) + CRC(B); the pre- and
+ * post-inversions cancel out, as for zlib's crc32_combine). */
+#define SEG_CRC32C_POLY 0x82F63B78u
+
+static uint32_t gf2_mulmod(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ SEG_CRC32C_POLY : b >> 1;
+    }
+    return p;
+}
+
+uint32_t seg_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    uint32_t r = 1u << 31;            /* x^0 */
+    uint32_t sq = 1u << 30;           /* x^1, squared as we go */
+    for (uint64_t e = len_b * 8; e; e >>= 1) {
+        if (e & 1)
+            r = gf2_mulmod(r, sq);
+        sq = gf2_mulmod(sq, sq);
+    }
+    return gf2_mulmod(r, crc_a) ^ crc_b;
+}
+
+int seg_seal(struct seg_store *st)
+{
+    if (!st->next_id)
+        return -EROFS;
+    if (st->wfd < 0 || st->tail <= SEG_FILE_HDR_LEN)
+        return -EINVAL;
+    return seg_roll(st);
+}
+
 int seg_append(struct seg_store *st, uint64_t ino, uint64_t blkno,
                uint32_t codec, uint32_t raw_len, const void *payload,
                size_t len, uint64_t *seg, uint64_t *off, uint32_t *crc,
                int *rolled)
 {
+    struct iovec iov = { .iov_base = (void *)payload, .iov_len = len };
+    return seg_appendv(st, ino, blkno, codec, raw_len, &iov, 1, NULL, seg,
+                       off, crc, rolled);
+}
+
+/* Small leading pieces (a codec block header) ride along with the record
+ * header in one write. */
+#define SEG_HEAD_BUF 256u
+
+int seg_appendv(struct seg_store *st, uint64_t ino, uint64_t blkno,
+                uint32_t codec, uint32_t raw_len, const struct iovec *iov,
+                int n_iov, const uint32_t *piece_crc, uint64_t *seg,
+                uint64_t *off, uint32_t *crc, int *rolled)
+{
     const struct seg_sys *sys = st->sys;
-    unsigned char h[SEG_REC_HDR_LEN];
+    unsigned char h[SEG_HEAD_BUF];
     struct seg_rec rec;
     int rc;
 
     *rolled = 0;
     if (!st->next_id)
         return -EROFS;
+    if (n_iov < 0 || (n_iov > 0 && !iov))
+        return -EINVAL;
+    uint64_t len = 0;
+    for (int i = 0; i < n_iov; i++) {
+        if (!iov[i].iov_base && iov[i].iov_len)
+            return -EINVAL;
+        len += iov[i].iov_len;
+    }
     if (len > SEG_PAYLOAD_MAX)
         return -EINVAL;
-    uint64_t reclen = SEG_REC_HDR_LEN + (uint64_t)len;
+    uint64_t reclen = SEG_REC_HDR_LEN + len;
     if (st->wfd < 0 || st->broken ||
         (st->tail > SEG_FILE_HDR_LEN && st->tail + reclen > st->segment_max)) {
         rc = seg_roll(st);
@@ -240,19 +317,37 @@ int seg_append(struct seg_store *st, uint64_t ino, uint64_t blkno,
             return rc;
         *rolled = 1;
     }
+    uint32_t c = 0;
+    for (int i = 0; i < n_iov; i++) {
+        uint32_t pc = piece_crc ? piece_crc[i]
+                      : iov[i].iov_len ? fade_crc32c(0, iov[i].iov_base, iov[i].iov_len)
+                      : 0;
+        c = i == 0 ? pc : seg_crc32c_combine(c, pc, iov[i].iov_len);
+    }
     rec.codec = codec;
     rec.ino = ino;
     rec.blkno = blkno;
     rec.raw_len = raw_len;
     rec.len = (uint32_t)len;
-    rec.crc32c = fade_crc32c(0, payload, len);
+    rec.crc32c = c;
     seg_rec_encode(h, &rec);
+    size_t head = SEG_REC_HDR_LEN;
+    int first = 0;
+    while (first < n_iov && iov[first].iov_len <= SEG_HEAD_BUF - head) {
+        if (iov[first].iov_len)
+            memcpy(h + head, iov[first].iov_base, iov[first].iov_len);
+        head += iov[first].iov_len;
+        first++;
+    }
 
     uint64_t at = st->tail;
     st->dirty = 1;   /* even a failed write may have left bytes to sync away */
-    rc = write_full(sys, st->wfd, h, sizeof h, at);
-    if (rc == 0)
-        rc = write_full(sys, st->wfd, payload, len, at + SEG_REC_HDR_LEN);
+    rc = write_full(sys, st->wfd, h, head, at);
+    uint64_t pos = at + head;
+    for (int i = first; rc == 0 && i < n_iov; i++) {
+        rc = write_full(sys, st->wfd, iov[i].iov_base, iov[i].iov_len, pos);
+        pos += iov[i].iov_len;
+    }
     if (rc != 0) {
         /* Nothing may follow a torn record: cut it off, or, if even that
          * fails, never append to this segment again. */
@@ -261,6 +356,13 @@ int seg_append(struct seg_store *st, uint64_t ino, uint64_t blkno,
         return space_err(rc);
     }
     st->tail = at + reclen;
+    if (st->tail - st->kicked >= SEG_KICK_BYTES && sys->version >= 2 &&
+        sys->sync_file_range) {
+        sys->sync_file_range(st->wfd, (off_t)st->kicked,
+                             (off_t)(st->tail - st->kicked),
+                             SYNC_FILE_RANGE_WRITE);
+        st->kicked = st->tail;
+    }
     *seg = st->active;
     *off = at;
     *crc = rec.crc32c;

@@ -6,7 +6,7 @@
  * other segment is only read (and eventually deleted by compaction).  File
  * names come from the segment number alone: "%016" PRIx64 ".seg".
  *
- * Threads: seg_create/seg_append/seg_sync/seg_trim/seg_retire/seg_sweep run
+ * Threads: seg_create/seg_append(v)/seg_sync/seg_seal/seg_retire run
  * on the writer thread only.  seg_read may run on any thread at the same
  * time: it preads through a shared table of read-only descriptors guarded
  * by a mutex, and pins the descriptor while it reads so that it cannot be
@@ -36,9 +36,10 @@
 #define SEG_PAYLOAD_MAX    (1u << 30)             /* sanity bound on one record */
 
 /* System calls used on segment files; a table so tests can inject faults.
- * Version 1 has every entry; entries are only ever appended. */
+ * Entries are only ever appended: version 1 has every entry up to
+ * unlinkat, version 2 adds sync_file_range. */
 struct seg_sys {
-    int version;                                              /* 1 */
+    int version;                                              /* 2 */
     int     (*openat)(int dirfd, const char *name, int flags, mode_t mode);
     ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
     ssize_t (*preadv)(int fd, const struct iovec *iov, int n_iov, off_t off);
@@ -46,6 +47,9 @@ struct seg_sys {
     int     (*fsync)(int fd);
     int     (*ftruncate)(int fd, off_t len);
     int     (*unlinkat)(int dirfd, const char *name, int flags);
+    /* Version 2: starts writeback early (a hint; errors are ignored, the
+     * sync that durability needs is still fdatasync). */
+    int     (*sync_file_range)(int fd, off_t off, off_t n, unsigned flags);
 };
 extern const struct seg_sys seg_sys_default;
 
@@ -70,6 +74,7 @@ struct seg_store {
     int      wfd;             /* O_RDWR descriptor of the active segment */
     uint64_t tail;            /* bytes in the active segment (next record offset) */
     int      dirty;           /* appended since the last fdatasync */
+    uint64_t kicked;          /* writeback started up to here (sync_file_range) */
     int      broken;          /* tail not trimmed or sync failed: roll before
                                  the next append */
     int      sync_err;        /* sticky -errno of a failed fdatasync, until
@@ -121,6 +126,19 @@ int seg_append(struct seg_store *st, uint64_t ino, uint64_t blkno,
                uint32_t codec, uint32_t raw_len, const void *payload,
                size_t len, uint64_t *seg, uint64_t *off, uint32_t *crc,
                int *rolled);
+/* Like seg_append for a payload given as n_iov pieces, written without
+ * copying them together.  piece_crc, when not NULL, holds the CRC32C
+ * (fade_crc32c(0, ...)) of each piece, which the caller already knows: the
+ * payload CRC is then combined from them (seg_crc32c_combine) instead of
+ * read again.  A wrong piece CRC makes the record fail its checks when
+ * read, never read back as good data. */
+int seg_appendv(struct seg_store *st, uint64_t ino, uint64_t blkno,
+                uint32_t codec, uint32_t raw_len, const struct iovec *iov,
+                int n_iov, const uint32_t *piece_crc, uint64_t *seg,
+                uint64_t *off, uint32_t *crc, int *rolled);
+/* CRC32C of A followed by B, from crc_a = CRC32C(A), crc_b = CRC32C(B) and
+ * the length of B (GF(2) polynomial arithmetic: O(log len_b), no data). */
+uint32_t seg_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 /* fdatasync of the active segment if anything was appended since the last
  * sync.  Returns 0 or -errno.  A failed fdatasync may have dropped the
  * dirty pages, so a later one that succeeds proves nothing: the error
@@ -138,6 +156,12 @@ void seg_clear_sync_err(struct seg_store *st);
  * or another -errno. */
 int seg_read(struct seg_store *st, uint64_t seg, uint64_t off,
              uint32_t expect_len, struct seg_rec *rec, void *buf, size_t cap);
+
+/* Seals the active segment: syncs it and makes a new, empty segment the
+ * active one, as a roll-over does, so that the old one can be compacted
+ * like any other.  -EINVAL when there is no active segment or it holds no
+ * record yet (nothing to seal). */
+int seg_seal(struct seg_store *st);
 
 /* Unlinks segment `id` and syncs the directory.  Descriptors that readers
  * hold stay valid; the cached one is closed once no reader uses it. */

@@ -7,6 +7,8 @@
 #   sequential read, uncached (page cache dropped, fadefs remounted) and cached
 #   random 4 KiB reads, cached (64 MiB range, warmed) and uncached (whole file)
 #   create+write / stat / unlink of FS_BENCH_FILES small files
+# and the daemon's CPU time during the sequential write (steadier than the
+# rates on a shared machine).
 #
 # Environment: FS_BENCH_MB (default 1024), FS_BENCH_FILES (default 10000),
 # FS_BENCH_RAND (uncached random reads, default 2000), BUILD (default build),
@@ -98,7 +100,10 @@ echo "bench-fs: $MB MiB of $srckind, $NFILES small files; page cache drop: $([ $
 echo "bench-fs: plain = $(df -PT "$plain" | awk 'NR==2{print $2}') directory $plain"
 printf "%-38s %12s %12s %8s\n" "test" "plain" "fadefs" "ratio"
 
-a=$(run seqwrite "$src" "$plain/big"); b=$(run seqwrite "$src" "$mnt/big")
+# The daemon's CPU time for the write as well: on a shared machine the
+# rates move with the load, the CPU time much less.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat"; }
+a=$(run seqwrite "$src" "$plain/big"); c0=$(cpu_s); b=$(run seqwrite "$src" "$mnt/big"); c1=$(cpu_s)
 row "seq write ${MB} MiB + fsync" "MB/s" "$(val MBps "$a")" "$(val MBps "$b")"
 
 # One drop for both sides (dropping again between them would also evict the
@@ -123,6 +128,7 @@ row "stat $NFILES" "files/s" "$(val stat_per_s "$a")" "$(val stat_per_s "$b")"
 row "unlink $NFILES" "files/s" "$(val unlink_per_s "$a")" "$(val unlink_per_s "$b")"
 
 umount_fs
+echo "bench-fs: fadefs daemon CPU (user + system) during the seq write: $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b - a}') s"
 data=$((MB * 1048576))
 stored=$(du -sb "$store" | awk '{print $1}')
 echo "bench-fs: store holds $stored bytes for $data bytes of data ($(awk -v a=$data -v b=$stored 'BEGIN{printf "%.3f", a / b}') : 1; compression runs in the background and may not have finished)"

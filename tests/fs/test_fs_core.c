@@ -183,6 +183,43 @@ Test(fs_core, truncate_zeroes_the_cut_tail, .fini = core_down)
     close_ino(in);
 }
 
+/* SEEK_DATA / SEEK_HOLE without a mount: dirty blocks, blocks whose
+ * commit is deferred, and committed ones answer alike. */
+Test(fs_core, seek_data_and_hole, .fini = core_down)
+{
+    core_up(4096);
+    uint64_t ino = mkfile("s");
+    struct fs_inode *in = open_ino(ino);
+    uint8_t b[4096];
+    memset(b, 0x77, sizeof b);
+    put_at(in, b, 4096, 1 * 4096);            /* blocks 1 and 3 hold data */
+    put_at(in, b, 10, 3 * 4096 + 100);
+    pthread_rwlock_wrlock(&in->rw);
+    cr_assert_eq(fs_file_truncate(fs_, in, 6 * 4096 + 5, NULL), 0);
+    pthread_rwlock_unlock(&in->rw);
+    put_at(in, b, 4096, 4 * 4096);            /* dirty again after the commit */
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 1) {                      /* handed off, maybe not landed */
+            pthread_rwlock_wrlock(&in->rw);
+            cr_assert_eq(fs_file_commit(fs_, in, FS_COMMIT_ASYNC), 0);
+            pthread_rwlock_unlock(&in->rw);
+        } else if (pass == 2) {
+            cr_assert_eq(fs_writer_barrier(fs_), 0);
+        }
+        cr_assert_eq(fs_seek_data(fs_, in, 0, SEEK_DATA), 4096, "pass %d", pass);
+        cr_assert_eq(fs_seek_data(fs_, in, 5000, SEEK_DATA), 5000);
+        cr_assert_eq(fs_seek_data(fs_, in, 2 * 4096, SEEK_DATA), 3 * 4096);
+        cr_assert_eq(fs_seek_data(fs_, in, 5 * 4096, SEEK_DATA), -ENXIO);
+        cr_assert_eq(fs_seek_data(fs_, in, 0, SEEK_HOLE), 0);
+        cr_assert_eq(fs_seek_data(fs_, in, 4096, SEEK_HOLE), 2 * 4096);
+        cr_assert_eq(fs_seek_data(fs_, in, 3 * 4096 + 7, SEEK_HOLE), 5 * 4096);
+        cr_assert_eq(fs_seek_data(fs_, in, 6 * 4096 + 4, SEEK_HOLE), 6 * 4096 + 4);
+        cr_assert_eq(fs_seek_data(fs_, in, 6 * 4096 + 5, SEEK_HOLE), -ENXIO);
+        cr_assert_eq(fs_seek_data(fs_, in, 0, SEEK_SET), -EINVAL);
+    }
+    close_ino(in);
+}
+
 /* ---- namespace ---- */
 Test(fs_core, unlinked_open_file_lives_until_last_put, .fini = core_down)
 {
@@ -197,7 +234,49 @@ Test(fs_core, unlinked_open_file_lives_until_last_put, .fini = core_down)
     cr_assert_eq(get_at(in, got, 4, 0), 4u);
     cr_assert_eq(memcmp(got, "data", 4), 0);
     close_ino(in);
+    /* The last put deletes it without waiting: by the next change that may
+     * not overtake deferred jobs (here a barrier), it is gone. */
+    cr_assert_eq(fs_writer_barrier(fs_), 0);
     cr_assert_eq(fs_getattr(fs_, ino, &a), -ENOENT, "orphan not reaped at last put");
+}
+
+/* Orphans whose last put came just before an unmount, or just before
+ * another unlink, are deleted with it; none is left with nlink 0. */
+Test(fs_core, orphan_delete_rides_with_the_next_change, .fini = core_down)
+{
+    core_up(0);
+    enum { N = 20 };
+    uint64_t ino[N];
+    char name[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "o%d", i);
+        ino[i] = mkfile(name);
+        struct fs_inode *in = open_ino(ino[i]);
+        put_at(in, "orphan", 6, (uint64_t)i * 100000);
+        cr_assert_eq(fs_remove(fs_, IDX_ROOT_INO, name, 0), 0);
+        close_ino(in);
+    }
+    mkfile("last");
+    cr_assert_eq(fs_remove(fs_, IDX_ROOT_INO, "last", 0), 0);
+    struct idx_attr a;
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(fs_getattr(fs_, ino[i], &a), -ENOENT, "orphan %d left", i);
+
+    /* Deferred at unmount: the writer's last batch runs it. */
+    uint64_t late = mkfile("late");
+    struct fs_inode *in = open_ino(late);
+    put_at(in, "x", 1, 0);
+    cr_assert_eq(fs_remove(fs_, IDX_ROOT_INO, "late", 0), 0);
+    close_ino(in);
+    core_reopen();
+    cr_assert_eq(fs_getattr(fs_, late, &a), -ENOENT, "orphan left at unmount");
+    struct fs_rd *r;
+    cr_assert_eq(fs_rd_take(fs_, &r), 0);
+    struct idx_stats st;
+    cr_assert_eq(idx_r_stats(r->rd, &st), 0);
+    fs_rd_give(fs_, r);
+    cr_assert_eq(st.n_inodes, 1, "%llu inodes left, want the root only",
+                 (unsigned long long)st.n_inodes);
 }
 
 Test(fs_core, rename_rules, .fini = core_down)

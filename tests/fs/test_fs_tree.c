@@ -1,7 +1,7 @@
 /* test_fs_tree.c — the namespace and metadata of a real mount: mkdir/rmdir,
  * readdir under concurrent change, rename in all its forms, hard and
- * symbolic links, attributes, statfs, user xattrs, name limits and odd
- * bytes in names. */
+ * symbolic links, attributes, statfs, user xattrs, name limits, odd
+ * bytes in names, and kernel-cached attributes that other ops change. */
 #include "tests/fs/fs_test.h"
 
 #include <dirent.h>
@@ -542,4 +542,140 @@ Test(fs_tree, odd_bytes_in_names)
         if (pass == 0)
             fsT_remount();
     }
+}
+
+static int ts_after(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+static void tick(void)
+{
+    struct timespec d = { 0, 20 * 1000 * 1000 };
+    nanosleep(&d, NULL);
+}
+
+/* The kernel keeps names and attributes for an hour: every attribute that
+ * an op changes on an inode other than the one it replies about must
+ * still be fresh at the next stat (the kernel drops its copy itself). */
+Test(fs_tree, cached_attributes_follow_indirect_changes)
+{
+    fsT_up("cache");
+    struct stat a, b;
+    cr_assert_eq(mkdir(fsT_p("d"), 0755), 0);
+    cr_assert_eq(mkdir(fsT_p("e"), 0755), 0);
+    fsT_write_file(fsT_p("f"), "data", 4, 0644);
+    cr_assert_eq(link(fsT_p("f"), fsT_p("d/g")), 0);
+
+    /* unlink of another name: nlink and ctime of the inode. */
+    cr_assert_eq(stat(fsT_p("f"), &a), 0);
+    cr_assert_eq(a.st_nlink, 2);
+    tick();
+    cr_assert_eq(unlink(fsT_p("d/g")), 0);
+    cr_assert_eq(stat(fsT_p("f"), &b), 0);
+    cr_assert_eq(b.st_nlink, 1, "nlink after unlinking the other name");
+    cr_assert(ts_after(&b.st_ctim, &a.st_ctim), "ctime after unlink of a link");
+
+    /* rename over a name: the victim's other name sees nlink drop. */
+    cr_assert_eq(link(fsT_p("f"), fsT_p("e/h")), 0);
+    fsT_write_file(fsT_p("x"), "new", 3, 0644);
+    cr_assert_eq(stat(fsT_p("e/h"), &a), 0);
+    cr_assert_eq(a.st_nlink, 2);
+    tick();
+    cr_assert_eq(rename(fsT_p("x"), fsT_p("f")), 0);
+    cr_assert_eq(stat(fsT_p("e/h"), &b), 0);
+    cr_assert_eq(b.st_nlink, 1, "nlink of a renamed-over inode");
+    cr_assert(ts_after(&b.st_ctim, &a.st_ctim));
+    fsT_expect_content(fsT_p("f"), "new");
+
+    /* Directory link counts and times across mkdir and a cross-dir rename. */
+    cr_assert_eq(stat(fsT_p("d"), &a), 0);
+    cr_assert_eq(a.st_nlink, 2);
+    tick();
+    cr_assert_eq(mkdir(fsT_p("d/s"), 0755), 0);
+    cr_assert_eq(stat(fsT_p("d"), &b), 0);
+    cr_assert_eq(b.st_nlink, 3);
+    cr_assert(ts_after(&b.st_mtim, &a.st_mtim));
+    cr_assert_eq(stat(fsT_p("d/s"), &a), 0);
+    tick();
+    cr_assert_eq(rename(fsT_p("d/s"), fsT_p("e/s")), 0);
+    cr_assert_eq(stat(fsT_p("d"), &b), 0);
+    cr_assert_eq(b.st_nlink, 2);
+    cr_assert_eq(stat(fsT_p("e"), &b), 0);
+    cr_assert_eq(b.st_nlink, 3);
+    cr_assert_eq(stat(fsT_p("e/s"), &b), 0);
+    cr_assert(ts_after(&b.st_ctim, &a.st_ctim), "ctime of a moved directory");
+
+    /* Set-group-ID directory: new entries take its group (and subdirs the bit). */
+    cr_assert_eq(chown(fsT_p("d"), 0, 4321), 0);
+    cr_assert_eq(chmod(fsT_p("d"), 02775), 0);
+    cr_assert_eq(stat(fsT_p("d"), &a), 0);
+    cr_assert_eq(a.st_mode & 07777, 02775);
+    fsT_write_file(fsT_p("d/n"), "", 0, 0644);
+    cr_assert_eq(mkdir(fsT_p("d/m"), 0755), 0);
+    cr_assert_eq(stat(fsT_p("d/n"), &b), 0);
+    cr_assert_eq(b.st_gid, 4321);
+    cr_assert_eq(stat(fsT_p("d/m"), &b), 0);
+    cr_assert_eq(b.st_gid, 4321);
+    cr_assert(b.st_mode & S_ISGID);
+
+    /* truncate(2) by name while a descriptor's attributes are cached. */
+    int fd = open(fsT_p("f"), O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fstat(fd, &a), 0);
+    cr_assert_eq(a.st_size, 3);
+    tick();
+    cr_assert_eq(truncate(fsT_p("f"), 1000), 0);
+    cr_assert_eq(fstat(fd, &b), 0);
+    cr_assert_eq(b.st_size, 1000);
+    cr_assert(ts_after(&b.st_mtim, &a.st_mtim));
+
+    /* An xattr change moves ctime. */
+    cr_assert_eq(fstat(fd, &a), 0);
+    tick();
+    cr_assert_eq(fsetxattr(fd, "user.k", "v", 1, 0), 0);
+    cr_assert_eq(fstat(fd, &b), 0);
+    cr_assert(ts_after(&b.st_ctim, &a.st_ctim), "ctime after setxattr");
+    close(fd);
+
+    /* A cached absence ends when the name appears by rename or link. */
+    errno = 0;
+    cr_assert_eq(stat(fsT_p("nope"), &a), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(rename(fsT_p("e/h"), fsT_p("nope")), 0);
+    cr_assert_eq(stat(fsT_p("nope"), &a), 0);
+    errno = 0;
+    cr_assert_eq(stat(fsT_p("e/h"), &a), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(link(fsT_p("nope"), fsT_p("e/h")), 0);
+    cr_assert_eq(stat(fsT_p("e/h"), &b), 0);
+    cr_assert_eq(b.st_nlink, 2);
+}
+
+/* st_blocks of a file with dirty blocks counts them whole, and changes
+ * when they are committed, with no op to tell the kernel: such attributes
+ * are kept only briefly, so a later stat does not show the dirty figure
+ * for as long as other attributes are kept. */
+Test(fs_tree, st_blocks_settles_after_commit)
+{
+    fsT_up("blocks");
+    int fd = open(fsT_p("small"), O_RDWR | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "0123456789", 10), 10);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, 10);
+    long long dirty = (long long)st.st_blocks;
+    cr_assert_gt(dirty, 0);
+    cr_assert_eq(close(fd), 0);
+    long long now = dirty;
+    for (int i = 0; i < 100 && now >= 64; i++) {
+        struct timespec d = { 0, 100 * 1000 * 1000 };
+        nanosleep(&d, NULL);
+        cr_assert_eq(stat(fsT_p("small"), &st), 0);
+        now = (long long)st.st_blocks;
+    }
+    cr_assert_lt(now, 64, "st_blocks still %lld (%lld while dirty) 10 s after close",
+                 now, dirty);
+    cr_assert_gt(now, 0);
 }

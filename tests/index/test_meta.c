@@ -1,4 +1,5 @@
-/* test_meta.c — inodes, directory entries, readdir, symlinks, xattrs. */
+/* test_meta.c — inodes, directory entries, readdir, symlinks, xattrs, and
+ * the block-map scans behind SEEK_DATA / SEEK_HOLE. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@ TestSuite(dentry, .init = setup, .fini = teardown);
 TestSuite(readdir, .init = setup, .fini = teardown);
 TestSuite(symlink, .init = setup, .fini = teardown);
 TestSuite(xattr, .init = setup, .fini = teardown);
+TestSuite(holes, .init = setup, .fini = teardown);
 
 static int attr_eq(const struct idx_attr *a, const struct idx_attr *b)
 {
@@ -401,4 +403,44 @@ Test(xattr, large_value)
     cr_assert_eq(memcmp(v, w, n), 0);
     free(v);
     free(w);
+}
+
+/* Rows at 0-2, 5, 9 of inode 7 (end 12) and one row of inode 8, which the
+ * scans of 7 must not see. */
+Test(holes, next_data_and_next_hole)
+{
+    char a[100];
+    itest_fill(a, sizeof a, 3);
+    static const uint64_t rows[] = { 0, 1, 2, 5, 9 };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        itest_put_block(x, 7, rows[i], a, sizeof a, NULL);
+    itest_put_block(x, 8, 3, a, sizeof a, NULL);
+    static const struct { uint64_t from, data, hole; } want[] = {
+        { 0, 0, 3 }, { 1, 1, 3 }, { 2, 2, 3 }, { 3, 5, 3 }, { 4, 5, 4 },
+        { 5, 5, 6 }, { 6, 9, 6 }, { 9, 9, 10 }, { 10, 12, 10 }, { 11, 12, 11 },
+        { 12, 12, 12 }, { 40, 12, 12 },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        uint64_t b = 77;
+        cr_assert_eq(idx_r_block_next_data(r, 7, want[i].from, 12, &b), 0);
+        cr_assert_eq(b, want[i].data, "data from %llu: %llu",
+                     (unsigned long long)want[i].from, (unsigned long long)b);
+        b = 77;
+        cr_assert_eq(idx_r_block_next_hole(r, 7, want[i].from, 12, &b), 0);
+        cr_assert_eq(b, want[i].hole, "hole from %llu: %llu",
+                     (unsigned long long)want[i].from, (unsigned long long)b);
+    }
+    /* The end bounds both scans: rows 0-2 fill [0, 3). */
+    uint64_t b;
+    cr_assert_eq(idx_r_block_next_hole(r, 7, 0, 3, &b), 0);
+    cr_assert_eq(b, 3);
+    cr_assert_eq(idx_r_block_next_data(r, 7, 3, 5, &b), 0);
+    cr_assert_eq(b, 5);
+    /* A file without rows, and an unknown inode: all hole. */
+    cr_assert_eq(idx_r_block_next_data(r, 8, 0, 3, &b), 0);
+    cr_assert_eq(b, 3);
+    cr_assert_eq(idx_r_block_next_hole(r, 8, 3, 10, &b), 0);
+    cr_assert_eq(b, 4);
+    cr_assert_eq(idx_r_block_next_hole(r, 99, 2, 10, &b), 0);
+    cr_assert_eq(b, 2);
 }

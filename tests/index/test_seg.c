@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "codec/fade.h"
@@ -139,6 +140,65 @@ Test(seg, file_header_and_record_format)
     cr_assert_eq(rec.crc32c, l.crc32c);
     cr_assert_eq(seg_get32(rh), 0x31434552u);
     cr_assert_eq(memcmp(rh, "REC1", 4), 0);
+}
+
+/* The payload CRC combined from the CRCs of two pieces equals the CRC of
+ * the pieces back to back, for lengths around every alignment and size. */
+Test(seg, crc32c_combine_matches_direct)
+{
+    static const size_t lens[] = { 0, 1, 3, 7, 8, 9, 20, 63, 64, 65, 4095,
+                                   65536, 262144 + 13 };
+    size_t total = 2 * (262144 + 13);
+    unsigned char *buf = malloc(total);
+    cr_assert_not_null(buf);
+    itest_fill(buf, total, 77);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            size_t a = lens[i], b = lens[k];
+            uint32_t ca = fade_crc32c(0, buf, a), cb = fade_crc32c(0, buf + a, b);
+            cr_assert_eq(seg_crc32c_combine(ca, cb, b), fade_crc32c(0, buf, a + b),
+                         "lengths %zu + %zu", a, b);
+        }
+    }
+    free(buf);
+}
+
+/* A payload in pieces is the same record as the payload in one piece; with
+ * piece CRCs given, the record CRC is derived from them, and a wrong one
+ * makes the record fail its read check instead of reading back. */
+Test(seg, appendv_pieces_and_given_crcs)
+{
+    open_store(0);
+    char data[5000];
+    itest_fill(data, sizeof data, 9);
+    struct iovec iov[3] = {
+        { .iov_base = data, .iov_len = 20 },
+        { .iov_base = data + 20, .iov_len = 3000 },
+        { .iov_base = data + 3020, .iov_len = 1980 },
+    };
+    struct idx_bloc a, b, c, d;
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_payload_append(x, 1, 0, 0, 5000, data, sizeof data, &a), 0);
+    cr_assert_eq(idx_w_payload_appendv(x, 1, 1, 0, 5000, iov, 3, NULL, &b), 0);
+    uint32_t pc[3];
+    for (int i = 0; i < 3; i++)
+        pc[i] = fade_crc32c(0, iov[i].iov_base, iov[i].iov_len);
+    cr_assert_eq(idx_w_payload_appendv(x, 1, 2, 0, 5000, iov, 3, pc, &c), 0);
+    pc[2] ^= 1;
+    cr_assert_eq(idx_w_payload_appendv(x, 1, 3, 0, 5000, iov, 3, pc, &d), 0);
+    cr_assert_eq(b.len, 5000u);
+    cr_assert_eq(b.crc32c, a.crc32c);
+    cr_assert_eq(c.crc32c, a.crc32c);
+    cr_assert_neq(d.crc32c, a.crc32c);
+    cr_assert_eq(b.off, a.off + 40 + 5000);
+    cr_assert_eq(idx_w_block_put(x, 1, 0, &a), 0);
+    cr_assert_eq(idx_w_block_put(x, 1, 1, &b), 0);
+    cr_assert_eq(idx_w_block_put(x, 1, 2, &c), 0);
+    cr_assert_eq(idx_w_block_put(x, 1, 3, &d), 0);
+    cr_assert_eq(idx_w_commit(x, 1), 0);
+    for (uint64_t k = 0; k < 3; k++)
+        cr_assert_eq(check_block(1, k, 9, 5000), 0, "block %llu", (unsigned long long)k);
+    cr_assert_eq(check_block(1, 3, 9, 5000), -EIO);
 }
 
 Test(seg, names_from_numbers_only)
@@ -702,4 +762,79 @@ Test(compact, concurrent_readers)
         pthread_join(t[i], NULL);
     for (int i = 0; i < N_BLK; i++)
         cr_assert_eq(check_block(2, (uint64_t)i, seeds[i], 2000), 0);
+}
+
+/* A store whose only segment is the active one gives space back: once the
+ * active segment is mostly dead, compaction seals it (a new segment becomes
+ * active), moves its live blocks and deletes it.  One that is mostly live
+ * stays active and untouched. */
+Test(compact, seals_mostly_dead_active_segment)
+{
+    open_store(0);
+    for (int i = 0; i < 20; i++)
+        put(2, (uint64_t)i, 50 + (uint32_t)i, 4000, NULL);
+    cr_assert_eq(idx_w_commit(x, 1), 0);
+    struct idx_bloc l0;
+    cr_assert_eq(idx_r_block_get(r, 2, 0, &l0), 0);
+    off_t full = file_size(seg_path(l0.seg));
+
+    /* Mostly live: nothing to do, the active segment stays as it is. */
+    cr_assert_eq(idx_w_compact(x, 0.5), 0);
+    cr_assert_eq(file_size(seg_path(l0.seg)), full);
+    struct idx_bloc l;
+    cr_assert_eq(idx_w_begin(x), 0);
+    put(2, 100, 7, 10, &l);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(l.seg, l0.seg, "appends still go to the same segment");
+
+    /* Three quarters deleted: the active segment is mostly dead. */
+    cr_assert_eq(idx_w_block_truncate(x, 2, 5), 0);
+    cr_assert_eq(idx_w_compact(x, 0.5), 0);
+    cr_assert_eq(access(seg_path(l0.seg), F_OK), -1, "sealed segment not deleted");
+    struct idx_bloc n0;
+    cr_assert_eq(idx_r_block_get(r, 2, 0, &n0), 0);
+    cr_assert_gt(n0.seg, l0.seg);
+    cr_assert_eq(n0.gen, l0.gen);   /* moved, not rewritten */
+    cr_assert_lt(file_size(seg_path(n0.seg)), full / 2);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(check_block(2, (uint64_t)i, 50 + (uint32_t)i, 4000), 0, "%d", i);
+    cr_assert_eq(idx_r_block_get(r, 2, 7, &l), -ENOENT);
+    /* The old location still reads (the read follows the row). */
+    char buf[4000], want[4000];
+    cr_assert_eq(idx_r_payload_read(r, &l0, buf, sizeof buf), 0);
+    itest_fill(want, sizeof want, 50);
+    cr_assert_eq(memcmp(buf, want, sizeof buf), 0);
+    /* New appends go to the new active segment, and the accounting holds. */
+    cr_assert_eq(idx_w_begin(x), 0);
+    put(2, 1, 99, 4000, &l);
+    cr_assert_eq(idx_w_commit(x, 1), 0);
+    cr_assert_eq(l.seg, n0.seg);
+    cr_assert_eq(db_int("SELECT sum(live) FROM segments"),
+                 db_int("SELECT sum(40 + len) FROM blocks"));
+    cr_assert_eq(db_int("SELECT count(*) FROM segments"), 1);
+    reopen();
+    cr_assert_eq(check_block(2, 0, 50, 4000), 0);
+    cr_assert_eq(check_block(2, 1, 99, 4000), 0);
+    for (int i = 2; i < 5; i++)
+        cr_assert_eq(check_block(2, (uint64_t)i, 50 + (uint32_t)i, 4000), 0, "%d", i);
+}
+
+/* An active segment that holds only garbage (appends whose transaction was
+ * rolled back) is sealed and deleted as well. */
+Test(compact, garbage_only_active_segment_removed)
+{
+    open_store(0);
+    cr_assert_eq(idx_w_begin(x), 0);
+    struct idx_bloc l;
+    put(3, 0, 1, 5000, &l);
+    idx_w_rollback(x);
+    cr_assert_eq(db_int("SELECT count(*) FROM segments"), 0);
+    cr_assert_gt(file_size(seg_path(l.seg)), 5000);
+    cr_assert_eq(idx_w_compact(x, 0.5), 0);
+    cr_assert_eq(access(seg_path(l.seg), F_OK), -1);
+    /* The store goes on: the next append lands in a new segment. */
+    struct idx_bloc m;
+    put(3, 0, 2, 5000, &m);
+    cr_assert_gt(m.seg, l.seg);
+    cr_assert_eq(check_block(3, 0, 2, 5000), 0);
 }
