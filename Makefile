@@ -90,6 +90,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
+# prior.c embeds these with .incbin, which -MMD does not see.
+$(BUILD)/codec/prior.o: $(wildcard codec/prior/*.bin)
+
 $(LIB_CODEC): $(call obj,$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIB_INDEX): $(call obj,$(INDEX_SRC))

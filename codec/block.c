@@ -260,6 +260,36 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m,
     return (ssize_t)w;
 }
 
+/* A preset that starts from a prior names a fallback for data its prior
+ * does not know: the prior's low learning rate keeps what it knows about
+ * text, code and markup, but adapts too slowly to data unlike them
+ * (binary tables, audio, images), where a model learned from scratch at a
+ * higher rate codes better.  The prior's own bits per byte on a few
+ * windows of the block (about 0.1 % of the block's work for 1 MiB) tells
+ * the two apart; docs/BENCHMARKS.md has the measurements behind the
+ * threshold.  The block names the model it was coded with, so the choice
+ * is the encoder's alone. */
+#define BLK_PROBE_WINDOW   1024u
+#define BLK_PROBE_WINDOWS  4u
+#define BLK_PROBE_MAX_BITS 5.0f
+
+static int pick_model(struct fade_ctx *ctx, struct ctx_model **cm, const uint8_t *src,
+                      size_t len)
+{
+    const struct fade_preset *p = (*cm)->preset;
+    if (!p->prior || !p->fallback)
+        return 0;
+    float bits = mdl_probe((*cm)->m, src, len, BLK_PROBE_WINDOW, BLK_PROBE_WINDOWS);
+    if (bits >= 0.0f && bits <= BLK_PROBE_MAX_BITS)
+        return 0;
+    struct ctx_model *fb = ctx_model_named(ctx, p->fallback);
+    if (!fb)
+        return FADE_E_INVAL;
+    FADE_FORWARD(ctx_model_ready(ctx, fb));
+    *cm = fb;
+    return 0;
+}
+
 ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
                           const void *src, size_t src_len)
 {
@@ -287,6 +317,7 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
         return raw_with_crc(dst, dst_cap, src, src_len, crc);
 
     FADE_FORWARD(ctx_model_ready(ctx, cm));
+    FADE_FORWARD(pick_model(ctx, &cm, src, src_len));
     FADE_FORWARD(ctx_reserve(ctx, n, 2 * src_len + 4 * (size_t)n));
     ssize_t payload = fade_encode_streams(ctx, cm->m, src, src_len, n);
     if (payload < 0)

@@ -115,6 +115,14 @@ struct ctx_model *ctx_find_model(struct fade_ctx *ctx, uint64_t id)
     return NULL;
 }
 
+struct ctx_model *ctx_model_named(struct fade_ctx *ctx, const char *name)
+{
+    for (unsigned i = 0; name && i < ctx->n_models; i++)
+        if (strcmp(ctx->models[i].preset->name, name) == 0)
+            return &ctx->models[i];
+    return NULL;
+}
+
 int ctx_model_ready(struct fade_ctx *ctx, struct ctx_model *cm)
 {
     if (cm->m)

@@ -49,6 +49,8 @@ struct fade_ctx {
 /* The model entry whose id is `id`, computing ids lazily; NULL if no
  * built-in preset has it. */
 struct ctx_model *ctx_find_model(struct fade_ctx *ctx, uint64_t id);
+/* The model entry of the preset called name, or NULL. */
+struct ctx_model *ctx_model_named(struct fade_ctx *ctx, const char *name);
 /* The model id of entry cm (computed on first call). */
 uint64_t ctx_model_id(struct ctx_model *cm);
 /* Creates cm->m if needed.  0 or FADE_E_NOMEM / FADE_E_INVAL. */

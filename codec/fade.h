@@ -88,6 +88,9 @@ struct fade_preset {
     uint32_t max_streams;  /* most sub-streams a block of this preset may use */
     uint32_t n_updates;    /* Adam steps per coded position (>= 1) */
     float    lr;           /* Adam learning rate */
+    const char *prior;     /* built-in prior weights (codec/prior.h) or NULL */
+    const char *fallback;  /* preset a block uses instead when the prior does
+                              not know its data (fade_block_encode), or NULL */
 };
 /* Returns the preset called `name`, or NULL.  The pointer is static. */
 const struct fade_preset *fade_preset_find(const char *name);

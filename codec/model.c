@@ -9,11 +9,14 @@
  * functions come from fmath.h.  Structure follows fade_model.py; where the
  * reference leaves an order open, the comment at that line fixes it.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "codec/bytes.h"
 #include "codec/fmath.h"
 #include "codec/model_int.h"
 #include "codec/pool.h"
+#include "codec/prior.h"
 
 #define MDL_ALIGN_F 16u                 /* floats per 64 bytes */
 
@@ -193,6 +196,67 @@ static uint64_t init_seed(const struct fade_preset *p)
     return hash_dims(h, p);
 }
 
+/* ---------------------------------------------------------------------
+ * Prior weights (FORMAT.md, "Prior weights"): trained tensors learned
+ * offline that replace the seeded start values.  The blob holds the
+ * shared tensors in enum mdl_par order, then one stream block (U, bias)
+ * that every stream starts from; the untrained global GeGLUs stay seeded.
+ * ------------------------------------------------------------------- */
+
+#define PRIOR_MAGIC "FADEPRI1"
+#define PRIOR_HEAD (8u + 7u * 4u)           /* magic, T D G L F H, count */
+
+/* Floats a prior for p holds. */
+static size_t prior_count(const struct fade_preset *p)
+{
+    struct tinfo t;
+    size_t n = 0;
+    for (int i = 0; i < P_NSHARED; i++) {
+        tinfo_shared(p, (enum mdl_par)i, &t);
+        n += t.size;
+    }
+    for (int i = 0; i < S_N; i++) {
+        tinfo_stream(p, (enum mdl_spar)i, &t);
+        n += t.size;
+    }
+    return n;
+}
+
+int mdl_prior_check(const struct fade_preset *p, const void *blob, size_t len)
+{
+    const uint8_t *b = blob;
+    if (!p || !blob)
+        return FADE_E_INVAL;
+    size_t n = prior_count(p);
+    if (len < PRIOR_HEAD + 4 || memcmp(b, PRIOR_MAGIC, 8) != 0)
+        return FADE_E_CORRUPT;
+    const uint32_t dims[6] = { p->T, p->D, p->G, p->L, p->F, p->H };
+    for (int i = 0; i < 6; i++)
+        if (ld_le32(b + 8 + 4 * i) != dims[i])
+            return FADE_E_CORRUPT;
+    if (ld_le32(b + 32) != n || len != PRIOR_HEAD + 4 * n + 4)
+        return FADE_E_CORRUPT;
+    if (ld_le32(b + len - 4) != fade_crc32c(0, b, len - 4))
+        return FADE_E_CORRUPT;
+    return 0;
+}
+
+/* Copies t->size floats from the prior at *cur into dst (may be NULL),
+ * hashing them like gen_tensor; advances *cur. */
+static void prior_tensor(const uint8_t **cur, const struct tinfo *t, float *dst, uint64_t *h)
+{
+    for (size_t i = 0; i < t->size; i++) {
+        uint32_t bits = ld_le32(*cur + 4 * i);
+        float v;
+        memcpy(&v, &bits, 4);
+        if (dst)
+            dst[i] = v;
+        if (h)
+            *h = fnv_u32(*h, bits);
+    }
+    *cur += 4 * t->size;
+}
+
 /* Start of the model id hash: version tag and everything in the preset
  * that changes the computation. */
 static uint64_t id_prefix(const struct fade_preset *p)
@@ -222,26 +286,120 @@ static int preset_ok(const struct fade_preset *p)
     return 1;
 }
 
-uint64_t mdl_model_id(const struct fade_preset *p)
+/* The built-in prior a preset names (NULL blob for none); a named prior
+ * this build lacks is an error. */
+static int preset_prior(const struct fade_preset *p, const void **blob, size_t *len)
 {
-    if (!preset_ok(p))
+    *blob = NULL;
+    *len = 0;
+    if (!p->prior)
         return 0;
+    return fade_prior_find(p->prior, blob, len);
+}
+
+uint64_t mdl_model_id_prior(const struct fade_preset *p, const void *prior, size_t prior_len)
+{
+    if (!preset_ok(p) || (prior && mdl_prior_check(p, prior, prior_len) < 0))
+        return 0;
+    const uint8_t *cur = prior ? (const uint8_t *)prior + PRIOR_HEAD : NULL;
     uint64_t seed = init_seed(p), h = id_prefix(p);
     struct tinfo t;
     for (uint32_t i = 0; i < P_NSHARED; i++) {
         tinfo_shared(p, (enum mdl_par)i, &t);
-        gen_tensor(seed, i, 0, &t, NULL, &h);
+        if (cur)
+            prior_tensor(&cur, &t, NULL, &h);
+        else
+            gen_tensor(seed, i, 0, &t, NULL, &h);
     }
     for (uint32_t i = 0; i < X_N; i++) {
         tinfo_fixed(p, (enum mdl_fixed)i, &t);
         gen_tensor(seed, TID_FIXED + i, 0, &t, NULL, &h);
     }
-    for (uint32_t b = 0; b < p->max_streams; b++)
+    const uint8_t *streams = cur;
+    for (uint32_t b = 0; b < p->max_streams; b++) {
+        cur = streams;
         for (uint32_t i = 0; i < S_N; i++) {
             tinfo_stream(p, (enum mdl_spar)i, &t);
-            gen_tensor(seed, TID_STREAM + i, b, &t, NULL, &h);
+            if (cur)
+                prior_tensor(&cur, &t, NULL, &h);
+            else
+                gen_tensor(seed, TID_STREAM + i, b, &t, NULL, &h);
         }
+    }
     return h;
+}
+
+uint64_t mdl_model_id(const struct fade_preset *p)
+{
+    const void *blob;
+    size_t len;
+    if (!preset_ok(p) || preset_prior(p, &blob, &len) < 0)
+        return 0;
+    return mdl_model_id_prior(p, blob, len);
+}
+
+int mdl_prior_from_init(const struct fade_preset *p, void **blob, size_t *len)
+{
+    if (!preset_ok(p) || !blob || !len)
+        return FADE_E_INVAL;
+    size_t n = prior_count(p), bytes = PRIOR_HEAD + 4 * n + 4;
+    uint8_t *b = malloc(bytes);
+    float *tmp = NULL;
+    if (!b)
+        return FADE_E_NOMEM;
+    memcpy(b, PRIOR_MAGIC, 8);
+    const uint32_t dims[6] = { p->T, p->D, p->G, p->L, p->F, p->H };
+    for (int i = 0; i < 6; i++)
+        st_le32(b + 8 + 4 * i, dims[i]);
+    st_le32(b + 32, (uint32_t)n);
+    uint64_t seed = init_seed(p);
+    uint8_t *cur = b + PRIOR_HEAD;
+    struct tinfo t;
+    for (uint32_t i = 0; i < P_NSHARED + S_N; i++) {
+        if (i < P_NSHARED)
+            tinfo_shared(p, (enum mdl_par)i, &t);
+        else
+            tinfo_stream(p, (enum mdl_spar)(i - P_NSHARED), &t);
+        tmp = malloc(t.size * sizeof(float));
+        if (!tmp) {
+            free(b);
+            return FADE_E_NOMEM;
+        }
+        gen_tensor(seed, i < P_NSHARED ? i : TID_STREAM + (i - P_NSHARED), 0, &t, tmp, NULL);
+        for (size_t j = 0; j < t.size; j++)
+            st_le32(cur + 4 * j, fm_bits(tmp[j]));
+        cur += 4 * t.size;
+        free(tmp);
+    }
+    st_le32(b + bytes - 4, fade_crc32c(0, b, bytes - 4));
+    *blob = b;
+    *len = bytes;
+    return 0;
+}
+
+int mdl_fixed_tensors(const struct fade_preset *p, float **out, size_t *n)
+{
+    if (!preset_ok(p) || !out || !n)
+        return FADE_E_INVAL;
+    struct tinfo t;
+    size_t total = 0;
+    for (uint32_t i = 0; i < X_N; i++) {
+        tinfo_fixed(p, (enum mdl_fixed)i, &t);
+        total += t.size;
+    }
+    float *v = malloc(total * sizeof(float));
+    if (!v)
+        return FADE_E_NOMEM;
+    uint64_t seed = init_seed(p);
+    size_t o = 0;
+    for (uint32_t i = 0; i < X_N; i++) {
+        tinfo_fixed(p, (enum mdl_fixed)i, &t);
+        gen_tensor(seed, TID_FIXED + i, 0, &t, v + o, NULL);
+        o += t.size;
+    }
+    *out = v;
+    *n = total;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -316,10 +474,30 @@ int mdl_create(struct mdl **out, const struct fade_preset *preset,
                uint32_t max_streams, const struct kern_ops *k,
                struct fade_pool *pool)
 {
+    const void *blob;
+    size_t len;
+    if (!out || !preset_ok(preset))
+        return FADE_E_INVAL;
+    int rc = preset_prior(preset, &blob, &len);
+    if (rc < 0)
+        return rc;
+    return mdl_create_prior(out, preset, max_streams, k, pool, blob, len);
+}
+
+int mdl_create_prior(struct mdl **out, const struct fade_preset *preset,
+                     uint32_t max_streams, const struct kern_ops *k,
+                     struct fade_pool *pool, const void *prior, size_t prior_len)
+{
     if (!out || !k || !preset_ok(preset) || max_streams < 1 ||
         max_streams > preset->max_streams)
         return FADE_E_INVAL;
     *out = NULL;
+    if (prior) {
+        int prc = mdl_prior_check(preset, prior, prior_len);
+        if (prc < 0)
+            return prc;
+    }
+    const uint8_t *cur = prior ? (const uint8_t *)prior + PRIOR_HEAD : NULL;
     struct mdl *m = calloc(1, sizeof *m);
     if (!m)
         return FADE_E_NOMEM;
@@ -407,7 +585,10 @@ int mdl_create(struct mdl **out, const struct fade_preset *preset,
     uint64_t seed = init_seed(preset), h = id_prefix(preset);
     for (uint32_t i = 0; i < P_NSHARED; i++) {
         tinfo_shared(preset, (enum mdl_par)i, &ti);
-        gen_tensor(seed, i, 0, &ti, m->w0 + m->off[i], &h);
+        if (cur)
+            prior_tensor(&cur, &ti, m->w0 + m->off[i], &h);
+        else
+            gen_tensor(seed, i, 0, &ti, m->w0 + m->off[i], &h);
     }
     float *full_w = NULL, *full_b = NULL;
     for (uint32_t i = 0; i < X_N; i++) {
@@ -429,12 +610,18 @@ int mdl_create(struct mdl **out, const struct fade_preset *preset,
         }
         gen_tensor(seed, TID_FIXED + i, 0, &ti, dst, &h);
     }
-    for (uint32_t b = 0; b < preset->max_streams; b++)
+    const uint8_t *streams = cur;
+    for (uint32_t b = 0; b < preset->max_streams; b++) {
+        cur = streams;
         for (uint32_t i = 0; i < S_N; i++) {
             tinfo_stream(preset, (enum mdl_spar)i, &ti);
             float *dst = b < max_streams ? mdl_spar(m, m->w0, b, (enum mdl_spar)i) : NULL;
-            gen_tensor(seed, TID_STREAM + i, b, &ti, dst, &h);
+            if (cur)
+                prior_tensor(&cur, &ti, dst, &h);
+            else
+                gen_tensor(seed, TID_STREAM + i, b, &ti, dst, &h);
         }
+    }
     m->model_id = h;
 
     /* initial cache = GeGLU_full(s of the all-padding context), computed
@@ -524,6 +711,19 @@ int mdl_predict(struct mdl *m, uint32_t n_active, uint32_t *freq)
     return 0;
 }
 
+/* Shifts each active stream's context by its byte and ends the step. */
+static void advance(struct mdl *m, uint32_t n_active, const uint8_t *sym)
+{
+    const size_t T = m->T;
+    for (size_t n = 0; n < n_active; n++) {
+        uint8_t *c = m->ctx + n * T;
+        memmove(c, c + 1, T - 1);
+        c[T - 1] = sym[n];
+    }
+    m->pending = 0;
+    m->steps++;
+}
+
 int mdl_update(struct mdl *m, uint32_t n_active, const uint8_t *sym)
 {
     if (!m || !sym || n_active < 1 || m->pending != n_active)
@@ -540,15 +740,45 @@ int mdl_update(struct mdl *m, uint32_t n_active, const uint8_t *sym)
         m->backward(m, n_active, sym);
         mdl_adam(m, n_active);
     }
-    const size_t T = m->T;
-    for (size_t n = 0; n < n_active; n++) {
-        uint8_t *c = m->ctx + n * T;
-        memmove(c, c + 1, T - 1);
-        c[T - 1] = sym[n];
-    }
-    m->pending = 0;
-    m->steps++;
+    advance(m, n_active, sym);
     return 0;
+}
+
+int mdl_test_advance(struct mdl *m, uint32_t n_active, const uint8_t *sym)
+{
+    if (!m || !sym || n_active < 1 || m->pending != n_active)
+        return FADE_E_INVAL;
+    advance(m, n_active, sym);
+    return 0;
+}
+
+float mdl_probe(struct mdl *m, const uint8_t *src, size_t len, size_t window, unsigned n_windows)
+{
+    if (!m || !src || len == 0 || window == 0 || n_windows == 0)
+        return -1.0f;
+    if (len <= window * n_windows) {        /* short: all of it, once */
+        window = len;
+        n_windows = 1;
+    }
+    /* Not on the coded path (it only picks a model, which the block names),
+     * so plain libm arithmetic is fine here. */
+    double bits = 0.0;
+    for (unsigned w = 0; w < n_windows; w++) {
+        size_t at = n_windows == 1 ? 0 : (len - window) / (n_windows - 1) * w;
+        if (mdl_reset(m, 1) < 0)
+            return -1.0f;
+        for (size_t t = 0; t < window; t++) {
+            m->forward(m, 1, t > 0);
+            float p = m->prob[src[at + t]];
+            bits -= log2(p > 0x1p-16f ? (double)p : 0x1p-16);
+            uint8_t *c = m->ctx;
+            memmove(c, c + 1, m->T - 1);
+            c[m->T - 1] = src[at + t];
+        }
+    }
+    m->steps = 0;
+    m->pending = 0;
+    return (float)(bits / ((double)window * n_windows));
 }
 
 uint64_t mdl_get_model_id(const struct mdl *m) { return m->model_id; }

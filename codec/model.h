@@ -47,6 +47,13 @@ struct fade_pool;
 int  mdl_create(struct mdl **out, const struct fade_preset *preset,
                 uint32_t max_streams, const struct kern_ops *k,
                 struct fade_pool *pool);
+/* As mdl_create, with the trained tensors' start values taken from a prior
+ * blob (FORMAT.md, "Prior weights"; not owned, read only during the call)
+ * instead of the preset's own; prior NULL = the seeded start values.
+ * FADE_E_CORRUPT if the blob is malformed or made for other dimensions. */
+int  mdl_create_prior(struct mdl **out, const struct fade_preset *preset,
+                      uint32_t max_streams, const struct kern_ops *k,
+                      struct fade_pool *pool, const void *prior, size_t prior_len);
 void mdl_free(struct mdl *m);
 
 /* Starts a new block of n_streams (<= max_streams): initial weights, zero
@@ -62,12 +69,29 @@ int  mdl_predict(struct mdl *m, uint32_t n_active, uint32_t *freq);
  * mdl_predict with the same n_active. */
 int  mdl_update(struct mdl *m, uint32_t n_active, const uint8_t *sym);
 
+/* How well the model's start weights know src: mean bits per byte of
+ * n_windows windows of `window` bytes spread evenly over src (all of src
+ * once when it is shorter than that), each coded from a fresh stream
+ * without training.  For choosing a model, not for coding: it uses libm
+ * and leaves m needing mdl_reset.  Returns -1 on bad arguments. */
+float mdl_probe(struct mdl *m, const uint8_t *src, size_t len, size_t window, unsigned n_windows);
 /* Floating-point operations one predict+update of n_active streams costs
  * (multiply-add counted as 2), for GFLOP/s reporting. */
 double mdl_flops_per_step(const struct fade_preset *p, uint32_t n_active);
 
-/* Hash of the preset's dimensions and initial weights (fade_preset_model_id). */
+/* Hash of the preset's dimensions and initial weights (fade_preset_model_id);
+ * 0 for an invalid preset or one naming a prior this build lacks. */
 uint64_t mdl_model_id(const struct fade_preset *p);
+/* The same for p started from `prior` (NULL: the seeded start values). */
+uint64_t mdl_model_id_prior(const struct fade_preset *p, const void *prior, size_t prior_len);
+/* 0 if blob is a well-formed prior for p's dimensions, else FADE_E_CORRUPT. */
+int mdl_prior_check(const struct fade_preset *p, const void *blob, size_t len);
+/* For the offline trainer (tests/tools/fade_prior): a prior blob holding
+ * p's seeded start values (stream 0's U and bias as the stream block),
+ * malloc'd into *blob; and the untrained tensors (global.full.w, .b,
+ * global.last.w, .b, in that order, W[in][out]) malloc'd into *out. */
+int mdl_prior_from_init(const struct fade_preset *p, void **blob, size_t *len);
+int mdl_fixed_tensors(const struct fade_preset *p, float **out, size_t *n);
 
 /* The id of the model m runs (mdl_model_id of its preset), known since
  * mdl_create: cheaper than mdl_model_id, which regenerates the weights. */
@@ -97,5 +121,8 @@ const float *mdl_test_grads(const struct mdl *m);
 const float *mdl_test_logits(const struct mdl *m);
 int mdl_test_forward(struct mdl *m, uint32_t n_active);
 int mdl_test_backward(struct mdl *m, uint32_t n_active, const uint8_t *sym);
+/* Ends a predicted step like mdl_update but without training: contexts
+ * advance by sym, weights stay (evaluates a prior as it stands). */
+int mdl_test_advance(struct mdl *m, uint32_t n_active, const uint8_t *sym);
 
 #endif /* FADE_MODEL_H */

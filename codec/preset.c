@@ -10,18 +10,20 @@
 #include "codec/model.h"
 
 static const struct fade_preset presets[] = {
-    /* name      T   D     G   L     F   H  streams upd  lr */
-    { "tiny",    4,  8,   64,  8,   64, 16,   64,  1, 1e-3f },   /* tests */
-    { "small",   8, 16,  512, 32,  512, 32,  256,  1, 1e-3f },
-    { "medium", 16, 16, 1024, 32, 1024, 64,  256,  1, 1e-3f },
-    { "large",  16, 32, 2048, 64, 2048, 64,  512,  1, 1e-3f },
-    { "paper",  16, 32, 4096, 64, 8192, 64,  512,  1, 1e-3f },   /* DESIGN.md */
+    /* name      T   D     G   L     F   H  streams upd  lr     prior      fallback */
+    { "tiny",    4,  8,   64,  8,   64, 16,   64,  1, 1e-3f, NULL, NULL },   /* tests */
+    { "small",   8, 16,  512, 32,  512, 32,  256,  1, 1e-3f, NULL, NULL },
+    { "medium", 16, 16, 1024, 32, 1024, 64,  256,  1, 1e-3f, NULL, NULL },
+    { "large",  16, 32, 2048, 64, 2048, 64,  512,  1, 1e-3f, NULL, NULL },
+    { "paper",  16, 32, 4096, 64, 8192, 64,  512,  1, 1e-3f, NULL, NULL },   /* DESIGN.md */
+    /* small's dimensions, started from weights trained offline */
+    { "primed",  8, 16,  512, 32,  512, 32,  256,  1, 2e-4f, "primed1", "small" },
 };
 
 #define N_PRESETS (sizeof presets / sizeof presets[0])
 
 /* The preset used when none is named (decided by measurement). */
-static const char default_preset[] = "small";
+static const char default_preset[] = "primed";
 
 const struct fade_preset *fade_preset_find(const char *name)
 {
