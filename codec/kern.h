@@ -7,7 +7,11 @@
  *   - a reduction runs in ascending index order from the stated start value,
  *     one fmaf() (or one add) per term;
  *   - implementations parallelise across *outputs* only (SIMD lanes and
- *     threads hold different output elements), never inside one reduction.
+ *     threads hold different output elements), never inside one reduction;
+ *   - they may cut a reduction into consecutive index ranges (cache
+ *     blocking), keeping the partial result in memory in between: a
+ *     binary32 store and load are exact, so the chain of operations per
+ *     output, and hence its bits, stays the same.
  *
  * Under these rules the scalar kernels in kern_scalar.c are the definition
  * and every other implementation (AVX2, AVX-512, CUDA) must produce the same

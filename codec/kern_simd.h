@@ -12,10 +12,17 @@
  *
  * Structure: a register-blocked micro kernel (KS_MR rows x KS_NV vectors
  * of outputs in registers, the reduction innermost), driven over cache
- * blocks: a KS_KC-deep slice of B is packed into a contiguous panel on the
- * stack (transposed on the fly for linear_bwd_x, whose reduction runs
- * along rows of W), and every row block of a KS_MC-row chunk folds over it.
- * Stack use: the panel, KS_KC * KS_NR floats (32 KiB for AVX-512).
+ * blocks in the BLIS manner: for a block of KS_NC columns and a chunk of
+ * KS_MC rows, the reduction runs in KS_KC-deep slices; each slice of B is
+ * packed into contiguous KS_KC x KS_NR micro panels on the stack
+ * (transposed on the fly for linear_bwd_x, whose reduction runs along rows
+ * of W), and every row block of the chunk folds over each panel.  So the
+ * output block and the A block stay in L2 while the slices pass, the
+ * micro panel stays in L1, and neither A nor the outputs stream from
+ * memory once per column panel (which made large weight matrices and
+ * long reductions run at half the speed of cache-sized ones).  The A block
+ * of a slice is copied into a contiguous buffer too (see KS(pack_a)).
+ * Stack use: KS_KC * (KS_NC + KS_MC) floats (400 KiB) per calling thread.
  *
  * Required macros: KS(name) (prefixes a symbol), VT (vector type), VL
  * (lanes), KS_MR x KS_NV (register block: rows x vectors), ks_mask and
@@ -45,8 +52,17 @@ KS_INLINE void KS(micro)(const int mr, const int nv, const ks_mask lm, const int
                          size_t kc,
                          const float *A, size_t a_rs, size_t a_cs,
                          const float *B, size_t ldb, float *C, size_t ldc,
-                         int init, const float *bias)
+                         int init, const float *bias, const float *pf, int pf_mr)
 {
+    /* Fetch the next row block's outputs while this one computes: the
+     * first reduction slice of a chunk finds them in memory, and a demand
+     * miss on each of them would stall the fold. */
+#pragma GCC unroll 16
+    for (int i = 0; i < KS_MR; i++)
+#pragma GCC unroll 16
+        for (int j = 0; j < KS_NV; j++)
+            if (i < pf_mr && j < nv)
+                __builtin_prefetch(pf + i * ldc + j * VL, 1, 3);
     VT acc[KS_MR][KS_NV];
 #pragma GCC unroll 16
     for (int i = 0; i < KS_MR; i++) {
@@ -119,15 +135,35 @@ struct KS(gemm) {
     size_t col_item;        /* columns per thread work item */
 };
 
-/* Reduction slice: one packed B panel (KS_KC x KS_NR floats) stays in L1
- * while every row block of the chunk folds over it. */
+/* Reduction slice: one packed micro panel of B (KS_KC x KS_NR floats,
+ * 32 KiB for AVX-512) stays in L1 while the row blocks of a chunk fold
+ * over it. */
 #ifndef KS_KC
 #define KS_KC 128
 #endif
-/* Rows per chunk: the A block (KS_MC x KS_KC) stays in L2. */
-#ifndef KS_MC
-#define KS_MC (KS_MR * 32)
+/* Columns per packed B block (KS_KC x KS_NC floats, 256 KiB, on the
+ * stack): packed once per row chunk and reduction slice, then read by every
+ * row block of the chunk; the A block is reused over all of its panels.
+ * A multiple of KS_NR for both ISAs.  512 measured a few per cent faster
+ * than 256 on the paper shapes: A is packed half as often. */
+#ifndef KS_NC
+#define KS_NC 512
 #endif
+/* Rows per chunk: the output block (KS_MC x KS_NC, mostly) and the A
+ * block (KS_MC x KS_KC) stay in L2 while the reduction slices and the column
+ * panels pass over them, so that neither the outputs nor A stream from
+ * memory once per column panel. */
+#ifndef KS_MC
+#define KS_MC (KS_MR * 48)
+#endif
+_Static_assert(KS_NC % KS_NR == 0, "a column block is whole micro panels");
+_Static_assert(KS_MC % KS_MR == 0, "a row chunk is whole register blocks");
+
+/* Whether A read along its rows is copied into a contiguous block too. */
+#ifndef KS_PACK_A_ROWS
+#define KS_PACK_A_ROWS 1
+#endif
+
 /* Below this many rows in a chunk, packing B costs more than it saves. */
 #ifndef KS_PACK_MIN_ROWS
 #define KS_PACK_MIN_ROWS 16
@@ -138,11 +174,12 @@ struct KS(gemm) {
 static void KS(block)(int mr, int nv, ks_mask lm, int part, size_t kc,
                       const float *A, size_t a_rs, size_t a_cs,
                       const float *B, size_t ldb, float *C, size_t ldc,
-                      int init, const float *bias)
+                      int init, const float *bias, const float *pf, int pf_mr)
 {
 #define KS_CASE(MRc, NVc)                                                      \
     case (MRc - 1) * KS_NV + (NVc - 1):                                        \
-        KS(micro)(MRc, NVc, lm, part, kc, A, a_rs, a_cs, B, ldb, C, ldc, init, bias); \
+        KS(micro)(MRc, NVc, lm, part, kc, A, a_rs, a_cs, B, ldb, C, ldc, init, bias, \
+                  pf, pf_mr);                                                  \
         return;
     switch ((mr - 1) * KS_NV + (nv - 1)) {
 #include "codec/kern_simd_cases.h"
@@ -179,23 +216,56 @@ static void KS(pack)(const struct KS(gemm) *g, size_t r0, size_t kc, size_t j0,
     }
 }
 
+/* Copies A(i0..i1, r0..r0+kc) into a contiguous block.  A read along its
+ * rows (a_cs == 1) is copied row by row: dst[(i - i0)*kc + r].  Its rows
+ * are often a power of two apart, so in place they would fall into a few
+ * cache sets and the A block would not stay in L1/L2 at all.  A read down
+ * its columns (a_rs == 1, linear_bwd_w) becomes micro panels: block b
+ * (rows i0 + KS_MR*b ..) at dst + KS_MR*b*kc, element (i, r) at
+ * [r*KS_MR + i]; in place every reduction step would touch a new cache
+ * line and often a new page.  Either way block b starts at (i - i0)*kc. */
+static void KS(pack_a)(const struct KS(gemm) *g, size_t i0, size_t i1, size_t r0,
+                       size_t kc, float *dst)
+{
+    if (g->a_cs == 1) {
+        for (size_t i = i0; i < i1; i++)
+            memcpy(dst + (i - i0) * kc, g->A + i * g->a_rs + r0, kc * sizeof *dst);
+        return;
+    }
+    const size_t full = i0 + (i1 - i0) / KS_MR * KS_MR;
+    for (size_t r = 0; r < kc; r++) {
+        const float *src = g->A + (r0 + r) * g->a_cs;
+        float *d = dst + r * KS_MR;
+        size_t i = i0;
+        for (; i < full; i += KS_MR, d += KS_MR * kc)
+            for (int t = 0; t < KS_MR; t++)
+                d[t] = src[i + (size_t)t];
+        for (int t = 0; i + (size_t)t < i1; t++)
+            d[t] = src[i + (size_t)t];
+    }
+}
+
 /* Computes the output region rows [i0,i1) x cols [j0,j1) completely.
- * Loop order: column panel, row chunk, reduction slice, row block.  The
- * output tile of a panel and row chunk (KS_MC x KS_NR) stays in L1/L2
- * while the reduction slices pass over it; the packed B panel stays in L1
- * while the row blocks of the chunk fold over it. */
+ * Loop order (BLIS-like): column block (KS_NC), row chunk (KS_MC),
+ * reduction slice (KS_KC; B packed here into micro panels, A too when it
+ * is read down its columns), column panel (KS_NR), row block (KS_MR).
+ * Every output still sees its terms in ascending order: the slices of one
+ * output run one after another, the partial sum kept in the output array
+ * in between (a float store and load are exact), so the chain of fmaf per
+ * output is the reference's. */
 static void KS(gemm_region)(const struct KS(gemm) *g, size_t i0, size_t i1,
                             size_t j0, size_t j1)
 {
-    float panel[KS_KC * KS_NR] __attribute__((aligned(64)));
-    for (size_t j = j0; j < j1; j += KS_NR) {
-        const size_t nval = j1 - j < KS_NR ? j1 - j : KS_NR;
-        const int nv = (int)((nval + VL - 1) / VL);
-        const ks_mask lm = KS_MASK((int)(nval - (size_t)(nv - 1) * VL));
-        /* A masked access costs nothing with AVX-512 but is slow with
-         * AVX2 (VMASKMOVPS), so AVX2 masks only partial vectors. */
-        const int part = KS_MASK_FREE || nval % VL != 0;
-        const float *bias = g->bias ? g->bias + j : NULL;
+    float panel[KS_KC * KS_NC] __attribute__((aligned(64)));
+    float apanel[KS_MC * KS_KC] __attribute__((aligned(64)));
+    /* Packing A pays off when its block is reused over several panels or
+     * when A is read down its columns.  Strides of the packed block: rows
+     * kc apart (row copies) or micro panels (pa_rs 1, pa_cs KS_MR). */
+    const int pack_a = g->a_cs != 1 || (KS_PACK_A_ROWS && g->NC > KS_NR && g->R > 0);
+    const int pa_rows = g->a_cs == 1;
+    const size_t pa_cs = pa_rows ? 1 : KS_MR;
+    for (size_t jc = j0; jc < j1; jc += KS_NC) {
+        const size_t je = j1 - jc < KS_NC ? j1 : jc + KS_NC;
         for (size_t ic = i0; ic < i1; ic += KS_MC) {
             const size_t ie = i1 - ic < KS_MC ? i1 : ic + KS_MC;
             const int pack = g->b_trans || ie - ic >= KS_PACK_MIN_ROWS;
@@ -203,18 +273,41 @@ static void KS(gemm_region)(const struct KS(gemm) *g, size_t i0, size_t i1,
             do {
                 const size_t kc = g->R - r0 < KS_KC ? g->R - r0 : KS_KC;
                 const int init = r0 == 0 ? g->init : KS_INIT_LOAD;
-                const float *Bp = g->B + r0 * g->ldb + j;
-                size_t ldb = g->ldb;
-                if (pack) {
-                    KS(pack)(g, r0, kc, j, nval, panel);
-                    Bp = panel;
-                    ldb = KS_NR;
-                }
-                for (size_t i = ic; i < ie; i += KS_MR) {
-                    const int mr = (int)(ie - i < KS_MR ? ie - i : KS_MR);
-                    KS(block)(mr, nv, lm, part, kc, g->A + i * g->a_rs + r0 * g->a_cs,
-                              g->a_rs, g->a_cs, Bp, ldb, g->C + i * g->ldc + j,
-                              g->ldc, init, bias);
+                if (pack_a)
+                    KS(pack_a)(g, ic, ie, r0, kc, apanel);
+                if (pack)
+                    for (size_t j = jc; j < je; j += KS_NR)
+                        KS(pack)(g, r0, kc, j, je - j < KS_NR ? je - j : KS_NR,
+                                 panel + (j - jc) * kc);
+                for (size_t j = jc; j < je; j += KS_NR) {
+                    const size_t nval = je - j < KS_NR ? je - j : KS_NR;
+                    const int nv = (int)((nval + VL - 1) / VL);
+                    const ks_mask lm = KS_MASK((int)(nval - (size_t)(nv - 1) * VL));
+                    /* A masked access costs nothing with AVX-512 but is
+                     * slow with AVX2 (VMASKMOVPS), so AVX2 masks only
+                     * partial vectors. */
+                    const int part = KS_MASK_FREE || nval % VL != 0;
+                    const float *bias = g->bias ? g->bias + j : NULL;
+                    const float *Bp = pack ? panel + (j - jc) * kc : g->B + r0 * g->ldb + j;
+                    const size_t ldb = pack ? KS_NR : g->ldb;
+                    for (size_t i = ic; i < ie; i += KS_MR) {
+                        const int mr = (int)(ie - i < KS_MR ? ie - i : KS_MR);
+                        /* The next row block's outputs, for the micro
+                         * kernel to prefetch. */
+                        const size_t in = i + KS_MR;
+                        const int pf_mr = in < ie ? (int)(ie - in < KS_MR ? ie - in : KS_MR) : 0;
+                        const float *pf = in < ie ? g->C + in * g->ldc + j : g->C;
+                        if (pack_a)
+                            KS(block)(mr, nv, lm, part, kc, apanel + (i - ic) * kc,
+                                      pa_rows ? kc : 1, pa_cs,
+                                      Bp, ldb, g->C + i * g->ldc + j, g->ldc, init, bias,
+                                      pf, pf_mr);
+                        else
+                            KS(block)(mr, nv, lm, part, kc,
+                                      g->A + i * g->a_rs + r0 * g->a_cs, g->a_rs, g->a_cs,
+                                      Bp, ldb, g->C + i * g->ldc + j, g->ldc, init, bias,
+                                      pf, pf_mr);
+                    }
                 }
                 r0 += kc;
             } while (r0 < g->R);
@@ -249,10 +342,15 @@ static void KS(gemm_run)(struct fade_pool *pool, struct KS(gemm) *g)
         KS(gemm_region)(g, 0, g->M, 0, g->NC);
         return;
     }
-    /* Threads claim whole column panels when there are enough of them, so
-     * that each packs only its own B panels; else chunks of row blocks,
-     * large enough to amortise packing, small enough to balance. */
-    g->col_item = KS_NR;
+    /* Threads claim whole column blocks when there are enough of them, so
+     * that each packs only its own B panels and reuses its A block over
+     * as many columns as it can (a block is halved until every thread gets
+     * about two); else chunks of row blocks, large enough to amortise
+     * packing, small enough to balance. */
+    size_t ci = KS_NC;
+    while (ci > KS_NR && (g->NC + ci - 1) / ci < 2 * nt)
+        ci /= 2;
+    g->col_item = ci;
     const size_t citems = (g->NC + g->col_item - 1) / g->col_item;
     const size_t rblocks = (g->M + KS_MR - 1) / KS_MR;
     g->split_rows = citems < 2 * nt && rblocks > citems;

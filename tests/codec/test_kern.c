@@ -144,12 +144,19 @@ static void tk_check_adam(const struct kern_ops *k, size_t n, uint64_t seed)
 static const size_t tk_dims[] = {1, 3, 17, 33, 100};
 #define TK_NDIMS (sizeof tk_dims / sizeof tk_dims[0])
 
-/* Shapes past the cache slice along the reduction (128) and the row chunk
- * (192), and past the size at which the kernels start using the pool, so
- * that threads split both columns and rows. */
+/* Shapes past the size at which the kernels start using the pool, so that
+ * threads split both columns and rows, and around every cache block edge
+ * of kern_simd.h: the reduction slice (128: one slice exactly, one less,
+ * one more, two exactly, not a multiple), the column block (512, the
+ * micro panel 64 / 16) and the row chunk (288 rows; for linear_bwd_w the
+ * rows are K and the reduction N, for linear_bwd_x the columns are K and
+ * the reduction O), with odd N and O and rows below the packing limit. */
 static const size_t tk_big[][3] = {
     {100, 300, 70}, {7, 600, 129}, {64, 64, 513}, {300, 20, 200}, {2, 1030, 31},
     {1000, 40, 30}, {400, 130, 80},
+    {289, 128, 257}, {13, 256, 300}, {290, 129, 67}, {5, 127, 513}, {577, 300, 33},
+    {131, 389, 129}, {1, 1000, 300}, {7, 40, 260}, {128, 289, 128}, {257, 577, 127},
+    {3, 130, 1025}, {20, 64, 1030}, {30, 512, 512},
 };
 #define TK_NBIG (sizeof tk_big / sizeof tk_big[0])
 

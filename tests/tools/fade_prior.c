@@ -59,6 +59,15 @@ static void *slurp(const char *path, size_t *len)
     return b;
 }
 
+/* slurp, saying on stderr what could not be read */
+static unsigned char *load(const char *path, size_t *len)
+{
+    unsigned char *b = slurp(path, len);
+    if (!b)
+        fprintf(stderr, "fade_prior: cannot read %s\n", path);
+    return b;
+}
+
 static int spill(const char *path, const void *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -72,11 +81,9 @@ static int probe(const struct fade_preset *p, const void *prior, size_t plen,
                  const char *file, size_t n)
 {
     size_t len;
-    unsigned char *data = slurp(file, &len);
-    if (!data) {
-        fprintf(stderr, "fade_prior: cannot read %s\n", file);
+    unsigned char *data = load(file, &len);
+    if (!data)
         return 1;
-    }
     if (n > len)
         n = len;
     struct mdl *m;
@@ -137,11 +144,9 @@ static int size_of(const struct fade_preset *p, const void *prior, size_t plen,
                    const char *file, size_t bsize)
 {
     size_t len;
-    unsigned char *data = slurp(file, &len);
-    if (!data) {
-        fprintf(stderr, "fade_prior: cannot read %s\n", file);
+    unsigned char *data = load(file, &len);
+    if (!data)
         return 1;
-    }
     struct mdl *m;
     int rc = mdl_create_prior(&m, p, p->max_streams, kern_get(FADE_ISA_AVX512) ?
                               kern_get(FADE_ISA_AVX512) : kern_get(FADE_ISA_SCALAR),
@@ -220,7 +225,7 @@ int main(int argc, char **argv)
         rc = probe(p, prior, plen, argv[4], argc > 5 ? strtoul(argv[5], NULL, 0) : 4096);
     } else if (!strcmp(argv[1], "pick") && argc >= 5) {
         size_t len;
-        unsigned char *d = slurp(argv[4], &len);
+        unsigned char *d = load(argv[4], &len);
         struct mdl *m = NULL;
         if (d && mdl_create_prior(&m, p, 1, kern_get(FADE_ISA_SCALAR), NULL, prior, plen) == 0) {
             printf("pick: %s %.4f bits/byte\n", argv[4],
