@@ -9,7 +9,6 @@
  * functions come from fmath.h.  Structure follows fade_model.py; where the
  * reference leaves an order open, the comment at that line fixes it.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/bytes.h"
@@ -760,8 +759,9 @@ float mdl_probe(struct mdl *m, const uint8_t *src, size_t len, size_t window, un
         window = len;
         n_windows = 1;
     }
-    /* Not on the coded path (it only picks a model, which the block names),
-     * so plain libm arithmetic is fine here. */
+    /* Not on the coded path (the block names the model it picked), but the
+     * pick decides the encoder's bytes, so it uses fm_log and a fixed
+     * summation order: every machine picks the same model. */
     double bits = 0.0;
     for (unsigned w = 0; w < n_windows; w++) {
         size_t at = n_windows == 1 ? 0 : (len - window) / (n_windows - 1) * w;
@@ -770,7 +770,7 @@ float mdl_probe(struct mdl *m, const uint8_t *src, size_t len, size_t window, un
         for (size_t t = 0; t < window; t++) {
             m->forward(m, 1, t > 0);
             float p = m->prob[src[at + t]];
-            bits -= log2(p > 0x1p-16f ? (double)p : 0x1p-16);
+            bits -= (double)fm_log(p > 0x1p-16f ? p : 0x1p-16f);
             uint8_t *c = m->ctx;
             memmove(c, c + 1, m->T - 1);
             c[m->T - 1] = src[at + t];
@@ -778,7 +778,7 @@ float mdl_probe(struct mdl *m, const uint8_t *src, size_t len, size_t window, un
     }
     m->steps = 0;
     m->pending = 0;
-    return (float)(bits / ((double)window * n_windows));
+    return (float)(bits / 0.6931471805599453 / ((double)window * n_windows));
 }
 
 uint64_t mdl_get_model_id(const struct mdl *m) { return m->model_id; }

@@ -72,8 +72,8 @@ int  mdl_update(struct mdl *m, uint32_t n_active, const uint8_t *sym);
 /* How well the model's start weights know src: mean bits per byte of
  * n_windows windows of `window` bytes spread evenly over src (all of src
  * once when it is shorter than that), each coded from a fresh stream
- * without training.  For choosing a model, not for coding: it uses libm
- * and leaves m needing mdl_reset.  Returns -1 on bad arguments. */
+ * without training.  For choosing a model, not for coding (deterministic on
+ * every machine all the same); leaves m needing mdl_reset.  Returns -1 on bad arguments. */
 float mdl_probe(struct mdl *m, const uint8_t *src, size_t len, size_t window, unsigned n_windows);
 /* Floating-point operations one predict+update of n_active streams costs
  * (multiply-add counted as 2), for GFLOP/s reporting. */
