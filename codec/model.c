@@ -771,9 +771,7 @@ float mdl_probe(struct mdl *m, const uint8_t *src, size_t len, size_t window, un
             m->forward(m, 1, t > 0);
             float p = m->prob[src[at + t]];
             bits -= (double)fm_log(p > 0x1p-16f ? p : 0x1p-16f);
-            uint8_t *c = m->ctx;
-            memmove(c, c + 1, m->T - 1);
-            c[m->T - 1] = src[at + t];
+            advance(m, 1, src + at + t);
         }
     }
     m->steps = 0;
