@@ -486,8 +486,13 @@ static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
         a.size = j->size;
         a.mtime_sec = j->mtime.tv_sec;
         a.mtime_nsec = (uint32_t)j->mtime.tv_nsec;
-        a.ctime_sec = j->ctime.tv_sec;
-        a.ctime_nsec = (uint32_t)j->ctime.tv_nsec;
+        /* A link, rename or unlink since the data was written moved the
+         * stored ctime past the in-memory one; ctime never goes back. */
+        if (j->ctime.tv_sec > a.ctime_sec ||
+            (j->ctime.tv_sec == a.ctime_sec && (uint32_t)j->ctime.tv_nsec > a.ctime_nsec)) {
+            a.ctime_sec = j->ctime.tv_sec;
+            a.ctime_nsec = (uint32_t)j->ctime.tv_nsec;
+        }
     }
     if (j->kill_priv) {
         a.mode &= ~(uint32_t)S_ISUID;

@@ -91,7 +91,10 @@ int fs_getattr(struct fs_ctx *fs, uint64_t ino, struct idx_attr *out)
     }
     if (in->attr_dirty || pending) {
         set_time(&out->mtime_sec, &out->mtime_nsec, &in->mtime);
-        set_time(&out->ctime_sec, &out->ctime_nsec, &in->ctime);
+        /* The stored ctime is the later one after a link or rename. */
+        if (in->ctime.tv_sec > out->ctime_sec ||
+            (in->ctime.tv_sec == out->ctime_sec && (uint32_t)in->ctime.tv_nsec > out->ctime_nsec))
+            set_time(&out->ctime_sec, &out->ctime_nsec, &in->ctime);
     }
     if (in->kill_priv) {
         out->mode &= ~(uint32_t)S_ISUID;
@@ -496,9 +499,14 @@ int fs_link(struct fs_ctx *fs, uint64_t ino, uint64_t ndir, const char *nname,
     if (e)
         return e;
     e = fs_writer_submit(fs, &j.j);
-    if (!e)
+    if (e)
+        return e;
+    /* The reply's attributes become the kernel's for every name of the
+     * file: an open file's size may be ahead of the store (dirty blocks),
+     * so they come from fs_getattr, not from the row the job wrote. */
+    if (fs_getattr(fs, ino, out) != 0)
         *out = j.out;
-    return e;
+    return 0;
 }
 
 /* ---- setattr (not size) ---- */

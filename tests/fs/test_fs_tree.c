@@ -285,6 +285,52 @@ Test(fs_tree, hard_links)
     fsT_expect_content(fsT_p("d/g"), "datamore");
 }
 
+/* A link's reply carries attributes the kernel keeps for every name of
+ * the file; they must include data still in dirty buffers, and the link's
+ * ctime must survive the later commit of those buffers. */
+Test(fs_tree, link_of_file_with_dirty_data)
+{
+    fsT_up("linkdirty");
+    int fd = open(fsT_p("f"), O_RDWR | O_CREAT, 0600);
+    cr_assert_geq(fd, 0, "create: %s", strerror(errno));
+    cr_assert_eq(ftruncate(fd, 166922), 0, "ftruncate: %s", strerror(errno));
+    struct stat before;
+    cr_assert_eq(fstat(fd, &before), 0);
+    /* Past the end and within one block: stays in a dirty buffer. */
+    char buf[4096];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (char)(i * 7 + 1);
+    off_t at = 468878;
+    cr_assert_eq(pwrite(fd, buf, sizeof buf, at), (ssize_t)sizeof buf);
+    off_t want = at + (off_t)sizeof buf;
+    cr_assert_eq(link(fsT_p("f"), fsT_p("g")), 0, "link: %s", strerror(errno));
+    struct stat a, b;
+    cr_assert_eq(lstat(fsT_p("f"), &a), 0);
+    cr_assert_eq(lstat(fsT_p("g"), &b), 0);
+    cr_expect_eq(a.st_size, want, "size through the old name %lld, want %lld",
+                 (long long)a.st_size, (long long)want);
+    cr_expect_eq(b.st_size, want, "size through the new name %lld, want %lld",
+                 (long long)b.st_size, (long long)want);
+    cr_expect_eq(b.st_nlink, 2);
+    /* Reads end at the kernel's idea of the size: all of it must be there. */
+    int rd = open(fsT_p("g"), O_RDONLY);
+    cr_assert_geq(rd, 0);
+    char got[sizeof buf];
+    cr_expect_eq(pread(rd, got, sizeof got, at), (ssize_t)sizeof got);
+    cr_expect_eq(memcmp(got, buf, sizeof buf), 0, "data written before the link");
+    close(rd);
+    struct timespec linked = b.st_ctim;
+    cr_assert_eq(close(fd), 0);
+    fsT_remount();
+    cr_assert_eq(lstat(fsT_p("g"), &b), 0);
+    cr_expect_eq(b.st_size, want);
+    cr_expect(b.st_ctim.tv_sec > linked.tv_sec ||
+              (b.st_ctim.tv_sec == linked.tv_sec && b.st_ctim.tv_nsec >= linked.tv_nsec),
+              "ctime went back from %lld.%09ld to %lld.%09ld after the commit",
+              (long long)linked.tv_sec, linked.tv_nsec,
+              (long long)b.st_ctim.tv_sec, b.st_ctim.tv_nsec);
+}
+
 Test(fs_tree, symlinks)
 {
     fsT_up("symlink");
