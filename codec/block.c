@@ -6,6 +6,7 @@
 #include "codec/bytes.h"
 #include "codec/ctx.h"
 #include "codec/err.h"
+#include "codec/match.h"
 #include "codec/model.h"
 #include "codec/rc.h"
 
@@ -215,10 +216,25 @@ static void report(struct fade_ctx *ctx, uint64_t done, uint64_t total)
         ctx->progress(ctx->progress_arg, done, total);
 }
 
+/* The match stage of preset p for a block of len bytes in n streams:
+ * ctx->match started for the block, or NULL when p has none. */
+static int match_start(struct fade_ctx *ctx, const struct fade_preset *p, size_t len,
+                       uint32_t n, struct match **out)
+{
+    *out = NULL;
+    if (!p->match_min)
+        return 0;
+    struct match_cfg cfg;
+    match_cfg_init(&cfg, p->match_min);
+    FADE_FORWARD(match_reset(&ctx->match, &cfg, len, n));
+    *out = &ctx->match;
+    return 0;
+}
+
 /* Codes src in n lock-step streams into ctx->streams, compacted in stream
- * order; stream b's length is left in ctx->enc[b].pos.  Returns the
- * payload length or a FADE_E_* code. */
-static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m,
+ * order; stream b's length is left in ctx->enc[b].pos.  mt is the match
+ * stage or NULL.  Returns the payload length or a FADE_E_* code. */
+static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct match *mt,
                                    const uint8_t *src, size_t src_len, uint32_t n)
 {
     size_t q = src_len / n, r = src_len % n;
@@ -236,11 +252,15 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m,
     for (size_t i = 0; i < steps; i++) {
         uint32_t n_active = i < q ? n : (uint32_t)r;
         FADE_FORWARD(mdl_predict(m, n_active, ctx->freq));
+        if (mt)
+            match_predict(mt, src, i, n_active, ctx->freq);
         for (uint32_t b = 0; b < n_active; b++) {
             uint8_t s = src[b * q + (b < r ? b : r) + i];
             ctx->sym[b] = s;
             rc_enc_sym(&ctx->enc[b], ctx->freq + (size_t)b * 256, s);
         }
+        if (mt)
+            match_update(mt, src, i, n_active);
         FADE_FORWARD(mdl_update(m, n_active, ctx->sym));
         done += n_active;
         if ((i + 1) % BLK_PROGRESS_STEPS == 0)
@@ -319,7 +339,9 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
     FADE_FORWARD(ctx_model_ready(ctx, cm));
     FADE_FORWARD(pick_model(ctx, &cm, src, src_len));
     FADE_FORWARD(ctx_reserve(ctx, n, 2 * src_len + 4 * (size_t)n));
-    ssize_t payload = fade_encode_streams(ctx, cm->m, src, src_len, n);
+    struct match *mt;
+    FADE_FORWARD(match_start(ctx, cm->preset, src_len, n, &mt));
+    ssize_t payload = fade_encode_streams(ctx, cm->m, mt, src, src_len, n);
     if (payload < 0)
         return payload;
     /* Size the header from the coded lengths before writing anything. */
@@ -344,8 +366,9 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
     return (ssize_t)total;
 }
 
-static int fade_decode_streams(struct fade_ctx *ctx, struct mdl *m, uint8_t *dst,
-                               const uint8_t *src, const struct fade_block_info *info)
+static int fade_decode_streams(struct fade_ctx *ctx, struct mdl *m, struct match *mt,
+                               uint8_t *dst, const uint8_t *src,
+                               const struct fade_block_info *info)
 {
     uint32_t n = info->n_streams;
     size_t raw_len = info->raw_len;
@@ -365,6 +388,8 @@ static int fade_decode_streams(struct fade_ctx *ctx, struct mdl *m, uint8_t *dst
     for (size_t i = 0; i < steps; i++) {
         uint32_t n_active = i < q ? n : (uint32_t)r;
         FADE_FORWARD(mdl_predict(m, n_active, ctx->freq));
+        if (mt)
+            match_predict(mt, dst, i, n_active, ctx->freq);
         int bad = 0;
         for (uint32_t b = 0; b < n_active; b++) {
             struct rc_dec *d = &ctx->dec[b];
@@ -378,6 +403,8 @@ static int fade_decode_streams(struct fade_ctx *ctx, struct mdl *m, uint8_t *dst
         }
         if (bad)
             return FADE_CORRUPT();
+        if (mt)
+            match_update(mt, dst, i, n_active);
         FADE_FORWARD(mdl_update(m, n_active, ctx->sym));
         done += n_active;
         if ((i + 1) % BLK_PROGRESS_STEPS == 0)
@@ -412,7 +439,9 @@ ssize_t fade_block_decode(fade_ctx *ctx, void *dst, size_t dst_cap,
         FADE_CORRUPT_IF(info.n_streams > cm->preset->max_streams);
         FADE_FORWARD(ctx_model_ready(ctx, cm));
         FADE_FORWARD(ctx_reserve(ctx, info.n_streams, 0));
-        FADE_FORWARD(fade_decode_streams(ctx, cm->m, dst, p, &info));
+        struct match *mt;
+        FADE_FORWARD(match_start(ctx, cm->preset, info.raw_len, info.n_streams, &mt));
+        FADE_FORWARD(fade_decode_streams(ctx, cm->m, mt, dst, p, &info));
     }
     FADE_RETURN_IF(fade_crc32c(0, dst, info.raw_len) != info.crc32c, FADE_E_CHECKSUM);
     return (ssize_t)info.raw_len;

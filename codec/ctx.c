@@ -35,6 +35,7 @@ int fade_ctx_create(fade_ctx **out, const struct fade_ctx_params *params)
     if (!c)
         return FADE_E_NOMEM;
     c->preset = p;
+    match_init(&c->match);
     c->n_streams = params->n_streams;
     c->kern = k;
 
@@ -83,6 +84,7 @@ void fade_ctx_free(fade_ctx *ctx)
     free(ctx->dec);
     free(ctx->sym);
     free(ctx->streams);
+    match_free(&ctx->match);
     free(ctx);
 }
 

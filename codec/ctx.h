@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "codec/fade.h"
 #include "codec/kern.h"
+#include "codec/match.h"
 #include "codec/model.h"
 #include "codec/rc.h"
 
@@ -41,6 +42,7 @@ struct fade_ctx {
     uint32_t   coder_cap;   /* streams the four arrays above can hold */
     uint8_t   *streams;     /* encoder output of every stream */
     size_t     streams_cap;
+    struct match match;     /* match stage of *-match presets (reset per block) */
 
     fade_progress_fn progress;
     void      *progress_arg;

@@ -91,6 +91,9 @@ struct fade_preset {
     const char *prior;     /* built-in prior weights (codec/prior.h) or NULL */
     const char *fallback;  /* preset a block uses instead when the prior does
                               not know its data (fade_block_encode), or NULL */
+    uint32_t match_min;    /* 0: none; else the match stage (FORMAT.md, "Match
+                              stage") runs after the model, hashing this many
+                              bytes; part of the model id only when non-zero */
 };
 /* Returns the preset called `name`, or NULL.  The pointer is static. */
 const struct fade_preset *fade_preset_find(const char *name);

@@ -264,7 +264,13 @@ static uint64_t id_prefix(const struct fade_preset *p)
     h = hash_dims(h, p);
     h = fnv_u32(h, p->max_streams);
     h = fnv_u32(h, p->n_updates);
-    return fnv_u32(h, fm_bits(p->lr));
+    h = fnv_u32(h, fm_bits(p->lr));
+    /* The match stage changes what a block's streams mean, so it is part
+     * of the id; only when present, so that ids of presets without it
+     * (and their existing blocks) stay as they were. */
+    if (p->match_min)
+        h = fnv_u32(fnv_bytes(h, "match-1", 7), p->match_min);
+    return h;
 }
 
 /* Tensor numbers in the seed: shared 0.., stream 100.., fixed 200.. */
@@ -278,6 +284,8 @@ static int preset_ok(const struct fade_preset *p)
     if (p->L > p->G || ((size_t)p->T * p->D) % 2 != 0 || p->n_updates < 1)
         return 0;
     if (p->max_streams < 1 || p->max_streams > FADE_BLOCK_MAX_STREAMS)
+        return 0;
+    if (p->match_min > 32)      /* match stage: 0 = none, else 1..32 */
         return 0;
     if (!(p->lr > 0.0f) || p->T > 4096 || p->D > 4096 || p->G > (1u << 24) ||
         p->F > (1u << 24) || p->H > 4096)

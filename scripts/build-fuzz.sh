@@ -75,12 +75,14 @@ i=0
 for f in "$tmp"/*; do
     for bs in 100 1K; do
         i=$((i+1))
-        build/fade c -q -f -m tiny -b "$bs" "$f" "$seeds/c$i.fade"
-        # First block: its length is the u32 at offset 32, the block follows.
-        len=$(od -An -tu4 -j32 -N4 "$seeds/c$i.fade" | tr -d ' ')
-        if [ "${len:-0}" -gt 0 ]; then
-            tail -c +37 "$seeds/c$i.fade" | head -c "$len" > "$seeds/b$i.blk"
-        fi
+        for m in tiny tiny-match; do
+            build/fade c -q -f -m "$m" -b "$bs" "$f" "$seeds/c$i-$m.fade"
+            # First block: its length is the u32 at offset 32, the block follows.
+            len=$(od -An -tu4 -j32 -N4 "$seeds/c$i-$m.fade" | tr -d ' ')
+            if [ "${len:-0}" -gt 0 ]; then
+                tail -c +37 "$seeds/c$i-$m.fade" | head -c "$len" > "$seeds/b$i-$m.blk"
+            fi
+        done
     done
 done
 for d in tests/golden/ok tests/golden/bad; do
