@@ -27,7 +27,7 @@ FLAGS="$BASE -O1 -fsanitize=fuzzer-no-link,address,undefined"
 # parser in them: they get ASan/UBSan but no coverage instrumentation and
 # -O2, which makes each input about ten times cheaper.
 MODEL_FLAGS="$BASE -O2 -fsanitize=address,undefined"
-PARSERS=" block container rc crc32c ctx err "
+PARSERS=" block container rc crc32c ctx err match "
 objs=()
 for src in codec/*.c; do
     [ "$src" = codec/fade_main.c ] && continue
