@@ -159,3 +159,11 @@ const char *tu_repo_path(const char *rel, char *buf, size_t cap)
     }
     return NULL;
 }
+
+uint64_t tu_fnv1a64(const uint8_t *b, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}

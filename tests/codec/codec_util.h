@@ -32,5 +32,9 @@ void tu_rmdir_r(const char *path);
  * path.  NULL if not found. */
 const char *tu_repo_path(const char *rel, char *buf, size_t cap);
 
+/* FNV-1a 64 of b: the hash golden pins use (a block's CRC32C would not see
+ * its header, whose CRC makes the CRC of the whole block constant). */
+uint64_t tu_fnv1a64(const uint8_t *b, size_t n);
+
 #endif
 

@@ -218,14 +218,6 @@ Test(golden, fuzz_corpus_replays)
 #define GOLDEN_SMALL_LEN 1536
 #define GOLDEN_SMALL_HASH 0xdfdf828625c000d6ull
 
-static uint64_t fnv1a64(const uint8_t *b, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 struct pin {
     const char *preset;
     uint32_t n_streams;
@@ -247,7 +239,7 @@ static void check_pin(const struct pin *pin, const uint8_t *src, size_t n)
     uint8_t *b = malloc(cap);
     ssize_t len = fade_block_encode(c, b, cap, src, n);
     cr_assert_gt(len, 0);
-    uint64_t h = fnv1a64(b, (size_t)len);
+    uint64_t h = tu_fnv1a64(b, (size_t)len);
     cr_expect(len == (ssize_t)pin->len && h == pin->hash,
               "%s/%u streams/%u threads/%s: got len %zd hash 0x%016llxull, pinned %zu 0x%016llxull",
               pin->preset, pin->n_streams, pin->threads, fade_isa_name(pin->isa), len,

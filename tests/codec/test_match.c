@@ -272,14 +272,6 @@ Test(match, every_isa_gives_identical_bytes)
 #define GOLDEN_PRIMED_MATCH_LEN  1078
 #define GOLDEN_PRIMED_MATCH_HASH 0xa08b78bc9032a48dull
 
-static uint64_t fnv1a64(const uint8_t *b, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 Test(match, pinned_encoding)
 {
     size_t n;
@@ -288,7 +280,7 @@ Test(match, pinned_encoding)
         cr_skip_test("corpus not found (set FADE_CORPUS)");
     size_t len;
     uint8_t *blk = encode_isa("primed-match", src, n, FADE_ISA_AUTO, 2, &len);
-    uint64_t h = fnv1a64(blk, len);
+    uint64_t h = tu_fnv1a64(blk, len);
     cr_expect(len == GOLDEN_PRIMED_MATCH_LEN && h == GOLDEN_PRIMED_MATCH_HASH,
               "primed-match: got len %zu hash 0x%016llxull", len, (unsigned long long)h);
     free(blk);
