@@ -165,5 +165,9 @@ int fade_block_info(const void *src, size_t src_len, struct fade_block_info *inf
 
 /* CRC32C (Castagnoli) of buf, continuing from crc (start with 0). */
 uint32_t fade_crc32c(uint32_t crc, const void *buf, size_t len);
+/* Copies len bytes from src to dst (which must not overlap) and returns
+ * fade_crc32c(crc, src, len), reading src once: for writers that need both
+ * a copy of the data and its check value. */
+uint32_t fade_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len);
 
 #endif /* FADE_H */

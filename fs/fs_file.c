@@ -25,9 +25,6 @@
 #include <string.h>
 #include <syslog.h>
 #include <sys/uio.h>
-#if defined(__x86_64__)
-#include <nmmintrin.h>
-#endif
 
 #include "fs/fs.h"
 
@@ -209,43 +206,6 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
     return (ssize_t)n;
 }
 
-/* Copies n bytes from src to dst and returns their CRC32C continued from
- * crc (the value fade_crc32c(crc, src, n) gives): one pass over the data
- * for the copy into a block buffer and its CRC, which a sequential write
- * needs both of.  The CRC chain sets the pace; the loads and stores ride
- * along. */
-#if defined(__x86_64__)
-__attribute__((target("sse4.2")))
-static uint32_t copy_crc_hw(uint8_t *dst, const uint8_t *src, size_t n,
-                            uint32_t crc)
-{
-    uint64_t c = (uint32_t)~crc;
-    for (; n >= 8; n -= 8, src += 8, dst += 8) {
-        uint64_t w;
-        memcpy(&w, src, 8);
-        memcpy(dst, &w, 8);
-        c = _mm_crc32_u64(c, w);
-    }
-    for (; n; n--) {
-        uint8_t b = *src++;
-        *dst++ = b;
-        c = _mm_crc32_u8((uint32_t)c, b);
-    }
-    return ~(uint32_t)c;
-}
-#endif
-
-static uint32_t copy_crc(uint8_t *dst, const uint8_t *src, size_t n,
-                         uint32_t crc)
-{
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("sse4.2"))
-        return copy_crc_hw(dst, src, n, crc);
-#endif
-    memcpy(dst, src, n);
-    return fade_crc32c(crc, dst, n);
-}
-
 /* Keeps d's running CRC up after bytes [boff, boff+n) were written: a write
  * at or past crc_len extends it (over any gap, which the buffer holds as
  * zeros or loaded bytes), one that goes back makes it unknown. */
@@ -313,8 +273,8 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
         }
         if (d->crc_len == boff) {
             /* In order (the usual case): copy and sum in one pass. */
-            d->crc = copy_crc(d->data + boff, (const uint8_t *)buf + done,
-                              chunk, d->crc);
+            d->crc = fade_crc32c_copy(d->crc, d->data + boff,
+                                      (const uint8_t *)buf + done, chunk);
             d->crc_len = boff + (uint32_t)chunk;
         } else {
             memcpy(d->data + boff, buf + done, chunk);

@@ -297,3 +297,40 @@ Test(crc32c, hw_matches_sw_and_chains)
         }
     }
 }
+
+/* The three-lane path joins lanes of 4096 and 256 bytes with constants; a
+ * wrong one breaks every length that uses its lane size.  Lengths around
+ * each stretch (3 x lane) and misaligned starts cover both sizes, the
+ * alignment prologue and the tails. */
+Test(crc32c, lanes_and_copy_match_sw)
+{
+    uint64_t seed = 4242;
+    static uint8_t buf[3 * 4096 * 2 + 3 * 256 * 3 + 64], dst[sizeof buf];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)rnd(&seed);
+    static const size_t base[] = { 0, 3 * 256, 3 * 4096, 2 * 3 * 4096,
+                                   3 * 4096 + 2 * 3 * 256 };
+    for (size_t bi = 0; bi < sizeof base / sizeof base[0]; bi++) {
+        for (size_t off = 0; off < 9; off++) {
+            for (size_t d = 0; d < 40; d++) {
+                size_t len = base[bi] + d * 7 < 8 ? 0 : base[bi] + d * 7 - 8;
+                if (len + off > sizeof buf)
+                    continue;
+                uint32_t sw = fade_crc32c_sw(7, buf + off, len);
+                if (fade_crc32c_lanes_available())
+                    cr_assert_eq(fade_crc32c_lanes(7, buf + off, len), sw,
+                                 "lanes, len %zu off %zu", len, off);
+                cr_assert_eq(fade_crc32c(7, buf + off, len), sw);
+                memset(dst, 0xa5, sizeof dst);
+                cr_assert_eq(fade_crc32c_copy(7, dst + (off ^ 3), buf + off, len), sw,
+                             "copy, len %zu off %zu", len, off);
+                cr_assert(memcmp(dst + (off ^ 3), buf + off, len) == 0);
+                /* Nothing written around the copy. */
+                for (size_t i = 0; i < (off ^ 3); i++)
+                    cr_assert_eq(dst[i], 0xa5);
+                if ((off ^ 3) + len < sizeof dst)
+                    cr_assert_eq(dst[(off ^ 3) + len], 0xa5);
+            }
+        }
+    }
+}
