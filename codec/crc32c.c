@@ -152,12 +152,6 @@ static inline uint64_t crc_run(uint64_t c, uint8_t *dst, const uint8_t *p,
 }
 
 __attribute__((target("sse4.2,pclmul")))
-static uint32_t crc_lanes(uint32_t crc, const void *buf, size_t len)
-{
-    return ~(uint32_t)crc_run((uint32_t)~crc, NULL, buf, len, 1);
-}
-
-__attribute__((target("sse4.2,pclmul")))
 static uint32_t crc_copy_lanes(uint32_t crc, void *dst, const void *src, size_t len)
 {
     return ~(uint32_t)crc_run((uint32_t)~crc, dst, src, len, 1);
@@ -181,15 +175,16 @@ int fade_crc32c_lanes_available(void)
     return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul");
 }
 
+__attribute__((target("sse4.2,pclmul")))
 uint32_t fade_crc32c_lanes(uint32_t crc, const void *buf, size_t len)
 {
-    return crc_lanes(crc, buf, len);
+    return ~(uint32_t)crc_run((uint32_t)~crc, NULL, buf, len, 1);
 }
 
 uint32_t fade_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     if (fade_crc32c_lanes_available())
-        return crc_lanes(crc, buf, len);
+        return fade_crc32c_lanes(crc, buf, len);
     if (fade_crc32c_hw_available())
         return fade_crc32c_hw(crc, buf, len);
     return fade_crc32c_sw(crc, buf, len);
