@@ -199,6 +199,20 @@ int idx_w_payload_appendv(struct idx *x, uint64_t ino, uint64_t blkno,
                           const struct iovec *iov, int n_iov,
                           const uint32_t *piece_crc, struct idx_bloc *loc);
 int idx_w_payload_sync(struct idx *x);
+/* Syncing on another thread (fs/ pipelines its writes: the writer thread
+ * appends one batch's payloads while the last batch's are synced).
+ * idx_w_payload_mark sets *fd to a new descriptor whose fdatasync, on any
+ * thread, makes every payload appended so far durable (-1: nothing to
+ * sync) and *gen to a token.  The caller closes fd and reports fdatasync's
+ * result (0 or -errno) with idx_w_payload_marked.  A failed payload sync,
+ * on any path, may have dropped every unsynced payload: a caller that
+ * holds some compares idx_w_payload_failures before and after, and
+ * appends them again if it moved.  Writer thread only, except the
+ * fdatasync itself. */
+int idx_w_payload_mark(struct idx *x, int *fd, uint64_t *gen);
+int idx_payload_sync_fd(struct idx *x, int fd);     /* any thread */
+void idx_w_payload_marked(struct idx *x, uint64_t gen, int result);
+uint64_t idx_w_payload_failures(struct idx *x);
 /* Reads the payload at loc into buf (cap >= loc->len), after checking the
  * record header matches loc and the CRC32C matches: -EIO otherwise.
  * A loc from idx_r_block_get stays readable after compaction moves the
@@ -234,6 +248,10 @@ int idx_w_begin(struct idx *x);
  * a retried fdatasync that succeeds would not prove the data is on disk.
  * -EINVAL from idx_w_begin when a transaction is already open. */
 int idx_w_commit(struct idx *x, int durable);
+/* idx_w_commit without the payload sync, for a transaction whose rows
+ * point only at payloads made durable through idx_w_payload_mark (and
+ * payloads appended since, which no row of it points at, stay unsynced). */
+int idx_w_commit_synced(struct idx *x, int durable);
 void idx_w_rollback(struct idx *x);
 
 /* ---- space ---- */

@@ -181,6 +181,30 @@ int idx_w_payload_sync(struct idx *x)
     return seg_sync(&x->seg);
 }
 
+int idx_w_payload_mark(struct idx *x, int *fd, uint64_t *gen)
+{
+    *fd = -1;
+    *gen = 0;
+    IDX_W_CHECK(x);
+    return seg_mark(&x->seg, fd, gen);
+}
+
+int idx_payload_sync_fd(struct idx *x, int fd)
+{
+    return seg_sync_fd(&x->seg, fd);
+}
+
+void idx_w_payload_marked(struct idx *x, uint64_t gen, int result)
+{
+    if (!x->read_only)
+        seg_marked(&x->seg, gen, result);
+}
+
+uint64_t idx_w_payload_failures(struct idx *x)
+{
+    return seg_sync_failures(&x->seg);
+}
+
 int idx_r_payload_read(struct idx_rd *r, const struct idx_bloc *loc,
                        void *buf, size_t cap)
 {

@@ -53,12 +53,12 @@ static int wal_sync(struct idx *x)
     return r == SQLITE_OK ? 0 : idx_sqlerr(r) ? idx_sqlerr(r) : -EIO;
 }
 
-int idx_w_commit(struct idx *x, int durable)
+static int commit(struct idx *x, int durable, int payload_sync)
 {
     IDX_W_CHECK(x);
     int in_txn = !sqlite3_get_autocommit(x->db);
     /* Durability order: payloads before the rows that point at them. */
-    int rc = seg_sync(&x->seg);
+    int rc = payload_sync ? seg_sync(&x->seg) : 0;
     if (rc == 0 && in_txn) {
         sqlite3_stmt *s = idx_stmt(x->db, x->st, ST_COMMIT, &rc);
         if (s)
@@ -69,4 +69,14 @@ int idx_w_commit(struct idx *x, int durable)
         return rc;
     }
     return durable ? wal_sync(x) : 0;
+}
+
+int idx_w_commit(struct idx *x, int durable)
+{
+    return commit(x, durable, 1);
+}
+
+int idx_w_commit_synced(struct idx *x, int durable)
+{
+    return commit(x, durable, 0);
 }

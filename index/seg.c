@@ -23,8 +23,13 @@ static int sys_sync_file_range(int fd, off_t off, off_t n, unsigned flags)
     return sync_file_range(fd, off, n, flags);
 }
 
+static int sys_fadvise(int fd, off_t off, off_t n, int advice)
+{
+    return posix_fadvise(fd, off, n, advice);
+}
+
 const struct seg_sys seg_sys_default = {
-    .version   = 2,
+    .version   = 3,
     .openat    = sys_openat,
     .pwrite    = pwrite,
     .preadv    = preadv,
@@ -33,6 +38,7 @@ const struct seg_sys seg_sys_default = {
     .ftruncate = ftruncate,
     .unlinkat  = unlinkat,
     .sync_file_range = sys_sync_file_range,
+    .fadvise   = sys_fadvise,
 };
 
 /* Appended bytes after which writeback of the tail is started, so that the
@@ -178,8 +184,10 @@ int seg_create(struct seg_store *st, uint64_t id)
     /* The old segment must be complete on disk before records may land in
      * a newer one: a checker reads segments in number order. */
     if (st->wfd >= 0 && st->dirty && !st->sync_err) {
-        if (sys->fdatasync(st->wfd) != 0)
+        if (sys->fdatasync(st->wfd) != 0) {
+            st->sync_failures++;
             return -errno;
+        }
         st->dirty = 0;
     }
     seg_name(name, id);
@@ -342,6 +350,7 @@ int seg_appendv(struct seg_store *st, uint64_t ino, uint64_t blkno,
 
     uint64_t at = st->tail;
     st->dirty = 1;   /* even a failed write may have left bytes to sync away */
+    st->append_gen++;
     rc = write_full(sys, st->wfd, h, head, at);
     uint64_t pos = at + head;
     for (int i = first; rc == 0 && i < n_iov; i++) {
@@ -369,6 +378,15 @@ int seg_appendv(struct seg_store *st, uint64_t ino, uint64_t blkno,
     return 0;
 }
 
+/* After a successful sync: the segment's pages are clean, drop them
+ * (seg.h, seg_sync).  Pages of records appended meanwhile are dirty and
+ * stay (the advice only starts their writeback). */
+static void drop_pages(const struct seg_sys *sys, int fd)
+{
+    if (sys->version >= 3 && sys->fadvise)
+        sys->fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
 int seg_sync(struct seg_store *st)
 {
     if (st->sync_err)
@@ -378,10 +396,52 @@ int seg_sync(struct seg_store *st)
     if (st->sys->fdatasync(st->wfd) != 0) {
         st->sync_err = -errno;
         st->broken = 1;
+        st->sync_failures++;
         return st->sync_err;
     }
+    drop_pages(st->sys, st->wfd);
     st->dirty = 0;
     return 0;
+}
+
+int seg_mark(struct seg_store *st, int *fd, uint64_t *gen)
+{
+    *fd = -1;
+    *gen = st->append_gen;
+    if (st->sync_err)
+        return st->sync_err;
+    if (st->wfd < 0 || !st->dirty)
+        return 0;
+    int d = fcntl(st->wfd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0)
+        return -errno;
+    *fd = d;
+    return 0;
+}
+
+int seg_sync_fd(const struct seg_store *st, int fd)
+{
+    if (st->sys->fdatasync(fd) != 0)
+        return -errno;
+    drop_pages(st->sys, fd);
+    return 0;
+}
+
+void seg_marked(struct seg_store *st, uint64_t gen, int result)
+{
+    if (result) {
+        /* The pages may be gone: nothing may follow them, and whoever
+         * holds unsynced records learns of it (seg_sync_failures). */
+        st->broken = 1;
+        st->sync_failures++;
+    } else if (gen == st->append_gen) {
+        st->dirty = 0;
+    }
+}
+
+uint64_t seg_sync_failures(const struct seg_store *st)
+{
+    return st->sync_failures;
 }
 
 void seg_clear_sync_err(struct seg_store *st)

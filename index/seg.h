@@ -37,7 +37,7 @@
 
 /* System calls used on segment files; a table so tests can inject faults.
  * Entries are only ever appended: version 1 has every entry up to
- * unlinkat, version 2 adds sync_file_range. */
+ * unlinkat, version 2 adds sync_file_range, version 3 fadvise. */
 struct seg_sys {
     int version;                                              /* 2 */
     int     (*openat)(int dirfd, const char *name, int flags, mode_t mode);
@@ -50,6 +50,9 @@ struct seg_sys {
     /* Version 2: starts writeback early (a hint; errors are ignored, the
      * sync that durability needs is still fdatasync). */
     int     (*sync_file_range)(int fd, off_t off, off_t n, unsigned flags);
+    /* Version 3: drops the cached pages of synced records (a hint, as
+     * sync_file_range; see seg_sync). */
+    int     (*fadvise)(int fd, off_t off, off_t n, int advice);
 };
 extern const struct seg_sys seg_sys_default;
 
@@ -79,6 +82,8 @@ struct seg_store {
                                  the next append */
     int      sync_err;        /* sticky -errno of a failed fdatasync, until
                                  seg_clear_sync_err (see seg_sync) */
+    uint64_t append_gen;      /* appends so far (seg_mark) */
+    uint64_t sync_failures;   /* failed fdatasyncs so far, any path */
 
     /* read descriptor cache, guarded by mu */
     pthread_mutex_t mu;
@@ -140,13 +145,39 @@ int seg_appendv(struct seg_store *st, uint64_t ino, uint64_t blkno,
  * the length of B (GF(2) polynomial arithmetic: O(log len_b), no data). */
 uint32_t seg_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 /* fdatasync of the active segment if anything was appended since the last
- * sync.  Returns 0 or -errno.  A failed fdatasync may have dropped the
- * dirty pages, so a later one that succeeds proves nothing: the error
- * sticks (every seg_sync returns it) until seg_clear_sync_err, which the
- * caller calls once the transaction that referenced those records is
- * rolled back; the segment is never appended to again. */
+ * sync, after which its cached pages are dropped (they are clean then, and
+ * fs/ keeps what it just wrote in its own block cache: without the drop a
+ * write would take its size twice in memory, and the next appends would
+ * go to fresh pages instead of the ones just freed).  Returns 0 or -errno.
+ * A failed fdatasync may have dropped the dirty pages, so a later one
+ * that succeeds proves nothing: the error sticks (every seg_sync returns
+ * it) until seg_clear_sync_err, which the caller calls once the
+ * transaction that referenced those records is rolled back; the segment
+ * is never appended to again. */
 int seg_sync(struct seg_store *st);
 void seg_clear_sync_err(struct seg_store *st);
+
+/* Syncing on another thread (a pipeline: the writer appends the next
+ * records while the last ones are synced).  seg_mark hands out, in *fd, a
+ * new descriptor of the active segment whose fdatasync (on any thread)
+ * makes every record appended so far durable, and the append count *gen;
+ * *fd is -1 when nothing is left to sync.  The caller closes *fd and
+ * reports the result with seg_marked(st, gen, result): 0 clears the dirty
+ * state if nothing was appended since; an error breaks the segment (never
+ * appended to again) and counts a failure.  Records that an earlier roll
+ * over left in the previous segment were synced by seg_create.  Returns 0
+ * or -errno (the sticky error of seg_sync included).  Both on the writer
+ * thread. */
+int  seg_mark(struct seg_store *st, int *fd, uint64_t *gen);
+/* fdatasync of a marked descriptor through the store's system calls, then
+ * the same page drop as seg_sync; any thread.  0 or -errno. */
+int  seg_sync_fd(const struct seg_store *st, int fd);
+void seg_marked(struct seg_store *st, uint64_t gen, int result);
+/* The number of fdatasyncs of segments that failed so far (seg_create's,
+ * seg_sync's and the ones seg_marked was told of).  A failure may drop
+ * the dirty pages of every record not yet synced, so a caller holding
+ * appended, unsynced records compares this before and after. */
+uint64_t seg_sync_failures(const struct seg_store *st);
 
 /* Reads the record at (seg, off): header into *rec, payload into buf (cap
  * bytes, must be >= expect_len).  Checks the header magic and CRC, that the

@@ -392,8 +392,12 @@ static ssize_t inj_pwrite(int fd, const void *buf, size_t n, off_t off)
     return w;
 }
 
+static int n_syncs;             /* fdatasync calls, failed ones too */
+static int n_drops;             /* page drops (fadvise DONTNEED) */
+
 static int inj_fdatasync(int fd)
 {
+    n_syncs++;
     if (fail_sync) {
         errno = EIO;
         return -1;
@@ -410,6 +414,13 @@ static int inj_unlinkat(int dfd, const char *name, int flags)
     return unlinkat(dfd, name, flags);
 }
 
+static int inj_fadvise(int fd, off_t off, off_t n, int advice)
+{
+    if (advice == POSIX_FADV_DONTNEED)
+        n_drops++;
+    return posix_fadvise(fd, off, n, advice);
+}
+
 static struct seg_sys inj;
 
 static void inject(void)
@@ -418,6 +429,7 @@ static void inject(void)
     inj.pwrite = inj_pwrite;
     inj.fdatasync = inj_fdatasync;
     inj.unlinkat = inj_unlinkat;
+    inj.fadvise = inj_fadvise;
     fail_after = -1;
     idx_test_set_sys(x, &inj);
 }
@@ -561,6 +573,127 @@ Test(ioerr, roll_over_failure_keeps_old_segment)
     cr_assert_eq(b.seg, a.seg + 1);
     cr_assert_eq(check_block(1, 0, 1, 5000), 0);
     cr_assert_eq(check_block(1, 1, 2, 5000), 0);
+}
+
+/* ---- syncing on another thread (idx_w_payload_mark) ---- */
+
+struct sync_arg { int fd, result; };
+
+static void *sync_thread(void *p)
+{
+    struct sync_arg *a = p;
+    a->result = idx_payload_sync_fd(x, a->fd);
+    return NULL;
+}
+
+/* Marks, syncs the mark on a thread of its own, reports the result. */
+static int sync_marked(int *fd_seen)
+{
+    int fd;
+    uint64_t gen;
+    cr_assert_eq(idx_w_payload_mark(x, &fd, &gen), 0);
+    *fd_seen = fd;
+    if (fd < 0)
+        return 0;
+    struct sync_arg a = { .fd = fd };
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, sync_thread, &a), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    close(fd);
+    idx_w_payload_marked(x, gen, a.result);
+    return a.result;
+}
+
+Test(ioerr, marked_sync_makes_payloads_durable)
+{
+    open_store(0);
+    inject();
+    int fd;
+    /* Nothing appended: nothing to sync. */
+    cr_assert_eq(sync_marked(&fd), 0);
+    cr_assert_eq(fd, -1);
+    struct idx_bloc a, b, c;
+    char buf[3000];
+    itest_fill(buf, sizeof buf, 1);
+    cr_assert_eq(idx_w_payload_append(x, 1, 0, 0, 3000, buf, 3000, &a), 0);
+    int syncs = n_syncs, drops = n_drops;
+    cr_assert_eq(sync_marked(&fd), 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(n_syncs, syncs + 1);
+    cr_assert_eq(n_drops, drops + 1, "synced pages are dropped");
+    /* The row commits without a sync of its own... */
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_put(x, 1, 0, &a), 0);
+    cr_assert_eq(idx_w_commit_synced(x, 0), 0);
+    cr_assert_eq(n_syncs, syncs + 1);
+    cr_assert_eq(check_block(1, 0, 1, 3000), 0);
+    /* ...and a mark covers only what was appended before it: an append
+     * after the mark is still synced by the next ordinary commit. */
+    itest_fill(buf, sizeof buf, 2);
+    cr_assert_eq(idx_w_payload_append(x, 1, 1, 0, 3000, buf, 3000, &b), 0);
+    int mfd;
+    uint64_t gen;
+    cr_assert_eq(idx_w_payload_mark(x, &mfd, &gen), 0);
+    cr_assert_geq(mfd, 0);
+    itest_fill(buf, sizeof buf, 3);
+    cr_assert_eq(idx_w_payload_append(x, 1, 2, 0, 3000, buf, 3000, &c), 0);
+    cr_assert_eq(idx_payload_sync_fd(x, mfd), 0);
+    close(mfd);
+    idx_w_payload_marked(x, gen, 0);
+    syncs = n_syncs;
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_put(x, 1, 1, &b), 0);
+    cr_assert_eq(idx_w_block_put(x, 1, 2, &c), 0);
+    cr_assert_eq(idx_w_commit(x, 1), 0);
+    cr_assert_eq(n_syncs, syncs + 1, "the append after the mark was synced");
+    cr_assert_eq(idx_w_payload_failures(x), 0);
+    reopen();
+    cr_assert_eq(check_block(1, 0, 1, 3000), 0);
+    cr_assert_eq(check_block(1, 1, 2, 3000), 0);
+    cr_assert_eq(check_block(1, 2, 3, 3000), 0);
+}
+
+Test(ioerr, marked_sync_failure_is_counted)
+{
+    open_store(0);
+    inject();
+    struct idx_bloc a, b, c;
+    put(1, 0, 1, 500, &a);
+    cr_assert_eq(idx_w_commit(x, 1), 0);
+    uint64_t f0 = idx_w_payload_failures(x);
+    char buf[500];
+    itest_fill(buf, sizeof buf, 2);
+    cr_assert_eq(idx_w_payload_append(x, 1, 1, 0, 500, buf, 500, &b), 0);
+    fail_sync = 1;
+    int fd;
+    cr_assert_eq(sync_marked(&fd), -EIO);
+    cr_assert_geq(fd, 0);
+    fail_sync = 0;
+    /* The holder of unsynced payloads sees the failure and appends them
+     * again: to a new segment, since the pages of the old one may be gone. */
+    cr_assert_eq(idx_w_payload_failures(x), f0 + 1);
+    cr_assert_eq(idx_w_payload_append(x, 1, 1, 0, 500, buf, 500, &c), 0);
+    cr_assert_gt(c.seg, b.seg);
+    cr_assert_eq(idx_w_block_put(x, 1, 1, &c), 0);
+    cr_assert_eq(check_block(1, 0, 1, 500), 0);
+    cr_assert_eq(check_block(1, 1, 2, 500), 0);
+}
+
+Test(ioerr, roll_over_sync_failure_is_counted)
+{
+    open_store(8192);
+    inject();
+    struct idx_bloc a, b;
+    char buf[5000];
+    itest_fill(buf, sizeof buf, 1);
+    /* Appended, not yet synced (no row: a put outside a transaction would
+     * sync it at once). */
+    cr_assert_eq(idx_w_payload_append(x, 1, 0, 0, 5000, buf, 5000, &a), 0);
+    uint64_t f0 = idx_w_payload_failures(x);
+    fail_sync = 1;             /* the old segment's sync before the roll */
+    itest_fill(buf, sizeof buf, 2);
+    cr_assert_eq(idx_w_payload_append(x, 1, 1, 0, 5000, buf, 5000, &b), -EIO);
+    cr_assert_eq(idx_w_payload_failures(x), f0 + 1);
 }
 
 /* ---- compaction ---- */
