@@ -4,7 +4,9 @@
  *   fs_ctx.c     open/close of the whole daemon state, reader pool, logging
  *   fs_inode.c   in-memory inode table: lookup/open counts, reaping orphans
  *   fs_cache.c   LRU cache of decoded blocks with a byte limit
- *   fs_writer.c  the single writer thread: job queue, group commit
+ *   fs_writer.c  the single writer thread: job queue, group commit, and
+ *                the syncer thread that syncs one batch while the writer
+ *                appends the next
  *   fs_pend.c    blocks whose commit is deferred, readable until it lands
  *   fs_file.c    data path: dirty block buffers, read, write, truncate
  *   fs_seek.c    SEEK_DATA / SEEK_HOLE
@@ -21,7 +23,8 @@
  *   5. fs_ctx.rd_lock     (leaf)
  *   5. fs_pend.lock       (leaf)
  * The writer thread takes only 2, 3 and 4 and never an inode's rw lock, so a
- * FUSE thread may hold an inode's rw lock while it waits for a job.
+ * FUSE thread may hold an inode's rw lock while it waits for a job.  The
+ * syncer thread takes only 4.
  * No lock is ever held while a FUSE reply is sent (fs_ops.c).
  */
 #ifndef FADEFS_FS_H
@@ -140,6 +143,13 @@ struct fs_job {
      * the writer lock (so it may take only fs_pend.lock). */
     void (*publish)(struct fs_ctx *fs, struct fs_job *j);
     void (*finish)(struct fs_ctx *fs, struct fs_job *j);
+    /* Async jobs, optional: append the job's payloads ahead of run and
+     * keep their locations (the writer's pipeline, fs_writer.c), so that
+     * run only puts rows.  A prepare that fails leaves nothing prepared.
+     * unprepare forgets the locations (run appends again); the payloads
+     * become garbage.  Both on the writer thread. */
+    int  (*prepare)(struct fs_ctx *fs, struct fs_job *j);
+    void (*unprepare)(struct fs_ctx *fs, struct fs_job *j);
 };
 struct fs_writer {
     pthread_mutex_t lock;
@@ -152,6 +162,15 @@ struct fs_writer {
     uint64_t        async_bytes;  /* held by unfinished async jobs; lock */
     int             running;      /* thread started */
     pthread_t       thread;
+    /* The syncer thread: fdatasyncs the payloads of the pipelined batch
+     * while the writer appends the next one (fs_writer.c). */
+    pthread_cond_t  sync_cv;      /* a sync to do, or stop; lock */
+    int             sync_fd;      /* descriptor to sync, -1 = none; lock */
+    int             sync_done;    /* the pipelined batch's sync ended; lock */
+    int             sync_result;  /* its result; lock */
+    int             sync_stop;    /* lock */
+    int             syncer_running;
+    pthread_t       syncer;
     /* Writer-thread-only state (no lock: one thread): */
     int             need_sync;    /* a payload was appended in this txn */
     struct fs_job  *def_head, *def_tail;  /* deferred async jobs, in order */
@@ -159,7 +178,10 @@ struct fs_writer {
     struct timespec def_t0;       /* CLOCK_MONOTONIC of the oldest */
     int64_t         last_compact; /* CLOCK_MONOTONIC s of the last try; 0 = never */
     uint64_t        appended;     /* payload bytes since the last upkeep check */
-    uint64_t        n_batches, n_jobs, n_durable;
+    struct fs_job  *pipe;         /* async batch prepared, being synced */
+    uint64_t        pipe_gen;     /* its idx_w_payload_mark token */
+    uint64_t        pipe_fail0;   /* idx_w_payload_failures before its prepare */
+    uint64_t        n_batches, n_jobs, n_durable, n_piped;
 };
 int  fs_writer_start(struct fs_ctx *fs);
 /* Runs every queued job, then stops the thread. */

@@ -303,6 +303,8 @@ struct commit_blk {
     int      del;                 /* all zeros: delete the row (becomes a hole) */
     int      have_crc;            /* crc is known (kept for a re-run) */
     uint32_t crc;                 /* CRC32C of data[0..raw_len) */
+    int      prepared;            /* appended ahead of run, at loc */
+    struct idx_bloc loc;
 };
 struct commit_job {
     struct fs_job j;
@@ -399,6 +401,52 @@ static int append_raw(struct fs_ctx *fs, struct commit_job *j,
                                 b->raw_len, iov, 2, crc, loc);
 }
 
+/* Appends block b's payload (raw) and fills *loc; 1 if b has none. */
+static int append_blk(struct fs_ctx *fs, struct commit_job *j,
+                      struct commit_blk *b, struct idx_bloc *loc)
+{
+    if (!b->payload && b->data) {
+        if (!j->hdr)
+            j->hdr = raw_header_check();
+        int e;
+        if (j->hdr < 0 &&
+            (e = encode_raw(b->data, b->raw_len, &b->payload, &b->plen)))
+            return e;
+    }
+    if (b->payload)
+        return fs_w_payload_append(fs, j->ino, b->blkno, FADE_CODEC_RAW,
+                                   b->raw_len, b->payload, b->plen, loc);
+    if (b->data)
+        return append_raw(fs, j, b, loc);
+    return 1;
+}
+
+static void commit_unprepare(struct fs_ctx *fs, struct fs_job *jj)
+{
+    struct commit_job *j = (struct commit_job *)jj;
+    (void)fs;
+    for (size_t i = 0; i < j->n; i++)
+        j->blk[i].prepared = 0;
+}
+
+/* The pipeline's step ahead of run (fs.h): every payload appended. */
+static int commit_prepare(struct fs_ctx *fs, struct fs_job *jj)
+{
+    struct commit_job *j = (struct commit_job *)jj;
+    for (size_t i = 0; i < j->n; i++) {
+        struct commit_blk *b = &j->blk[i];
+        if (b->del)
+            continue;
+        int e = append_blk(fs, j, b, &b->loc);
+        if (e < 0) {
+            commit_unprepare(fs, jj);
+            return e;
+        }
+        b->prepared = e == 0;
+    }
+    return 0;
+}
+
 static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
 {
     struct commit_job *j = (struct commit_job *)jj;
@@ -418,21 +466,12 @@ static int commit_run(struct fs_ctx *fs, struct fs_job *jj)
                 return e;
             continue;
         }
-        struct idx_bloc loc;
-        if (!b->payload && b->data) {
-            if (!j->hdr)
-                j->hdr = raw_header_check();
-            if (j->hdr < 0 &&
-                (e = encode_raw(b->data, b->raw_len, &b->payload, &b->plen)))
-                return e;
+        struct idx_bloc loc = b->loc;
+        if (!b->prepared) {
+            e = append_blk(fs, j, b, &loc);
+            if (e == 1)
+                continue;
         }
-        if (b->payload)
-            e = fs_w_payload_append(fs, j->ino, b->blkno, FADE_CODEC_RAW,
-                                    b->raw_len, b->payload, b->plen, &loc);
-        else if (b->data)
-            e = append_raw(fs, j, b, &loc);
-        else
-            continue;
         if (!e)
             e = idx_w_block_put(fs->idx, j->ino, b->blkno, &loc);
         if (!e)
@@ -533,6 +572,8 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
     j->j.run = commit_run;
     j->j.publish = commit_publish;
     j->j.finish = commit_finish;
+    j->j.prepare = commit_prepare;
+    j->j.unprepare = commit_unprepare;
     j->ino = in->ino;
     j->set_attr = in->attr_dirty;
     j->size = in->size;

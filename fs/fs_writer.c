@@ -19,6 +19,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "fs/fs.h"
 
@@ -112,7 +113,18 @@ fail:
     log_failure(fs, r);
 }
 
-static void run_batch(struct fs_ctx *fs, struct fs_job *batch)
+static void unprepare_list(struct fs_ctx *fs, struct fs_job *list)
+{
+    for (struct fs_job *j = list; j; j = j->next)
+        if (j->unprepare)
+            j->unprepare(fs, j);
+}
+
+/* Runs a batch in one transaction.  synced: every payload its jobs
+ * prepared was made durable through a mark (the pipeline below), so the
+ * commit need not sync the segment (whose newer, unsynced records belong
+ * to the next batch). */
+static void run_batch(struct fs_ctx *fs, struct fs_job *batch, int synced)
 {
     int durable = 0, bad = 0, n = 0;
     int r = idx_w_begin(fs->idx);
@@ -129,7 +141,8 @@ static void run_batch(struct fs_ctx *fs, struct fs_job *batch)
     if (!bad && fs->w.need_sync)
         bad = idx_w_payload_sync(fs->idx);
     if (!bad)
-        bad = idx_w_commit(fs->idx, durable);
+        bad = synced && !fs->w.need_sync ? idx_w_commit_synced(fs->idx, durable)
+                                         : idx_w_commit(fs->idx, durable);
     if (!bad) {
         if (durable)
             fs->w.n_durable++;
@@ -137,6 +150,8 @@ static void run_batch(struct fs_ctx *fs, struct fs_job *batch)
     }
     if (r == 0)
         idx_w_rollback(fs->idx);
+    /* The retries append again: whatever failed may have been a sync. */
+    unprepare_list(fs, batch);
     if (bad == -ENOSPC)
         compact_for_space(fs);
     else if (!batch->next) {
@@ -187,8 +202,9 @@ static void idle_upkeep(struct fs_ctx *fs)
 #define FS_DEFER_BYTES   (16ull << 20)
 #define FS_DEFER_NS      200000000ll
 /* Async memory (buffers handed to the writer, not yet committed) beyond
- * which an async submitter waits: bounds memory, lets the writer catch up. */
-#define FS_ASYNC_MAX     (32ull << 20)
+ * which an async submitter waits: bounds memory, lets the writer catch up.
+ * Three batches: one syncing, one being appended, one filling. */
+#define FS_ASYNC_MAX     (3 * FS_DEFER_BYTES)
 
 static int64_t mono_ns(const struct timespec *t)
 {
@@ -278,6 +294,106 @@ static void complete(struct fs_ctx *fs, struct fs_job *list)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* ---- the pipeline ----
+ * A stream of writes makes full deferred batches back to back.  Each needs
+ * its payloads appended, then synced, then its rows committed; done in
+ * turn on one thread, the disk idles while the writer appends and the
+ * writer idles while the disk syncs.  So a full batch is prepared (its
+ * payloads appended, prepare hooks) while the previous one is synced by
+ * the syncer thread; then the previous one's rows commit (without a sync
+ * of their own: idx_w_commit_synced) and the new one's sync starts.  At
+ * most one batch is being synced; anything else (a job that is not a
+ * deferred async one, a deadline, stop) first finishes it, so commits stay
+ * in submission order.  Compaction never runs while a batch is prepared:
+ * it could move or delete the segment its payloads are in. */
+
+static void *syncer_main(void *arg)
+{
+    struct fs_ctx *fs = arg;
+    struct fs_writer *w = &fs->w;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->sync_fd < 0 && !w->sync_stop)
+            pthread_cond_wait(&w->sync_cv, &w->lock);
+        if (w->sync_fd < 0)
+            break;
+        int fd = w->sync_fd;
+        w->sync_fd = -1;
+        pthread_mutex_unlock(&w->lock);
+        int r = idx_payload_sync_fd(fs->idx, fd);
+        close(fd);
+        pthread_mutex_lock(&w->lock);
+        w->sync_result = r;
+        w->sync_done = 1;
+        pthread_cond_signal(&w->wake);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Waits for the pipelined batch's sync, commits it and wakes its
+ * submitters.  If the sync failed, or any payload sync failed since the
+ * batch was prepared (the failure may have dropped its pages), its jobs
+ * append again and commit with an ordinary sync. */
+static void pipe_finish(struct fs_ctx *fs)
+{
+    struct fs_writer *w = &fs->w;
+    struct fs_job *b = w->pipe;
+    if (!b)
+        return;
+    pthread_mutex_lock(&w->lock);
+    while (!w->sync_done)
+        pthread_cond_wait(&w->wake, &w->lock);
+    int r = w->sync_result;
+    w->sync_done = 0;
+    pthread_mutex_unlock(&w->lock);
+    idx_w_payload_marked(fs->idx, w->pipe_gen, r);
+    int lost = r || idx_w_payload_failures(fs->idx) != w->pipe_fail0;
+    if (lost)
+        unprepare_list(fs, b);
+    w->pipe = NULL;
+    w->n_batches++;
+    w->n_piped++;
+    run_batch(fs, b, !lost);
+    complete(fs, b);
+}
+
+/* Appends the payloads of a full deferred batch, commits the previous
+ * one, and hands the new one's sync to the syncer. */
+static void pipe_next(struct fs_ctx *fs, struct fs_job *b)
+{
+    struct fs_writer *w = &fs->w;
+    uint64_t fail0 = idx_w_payload_failures(fs->idx);
+    for (struct fs_job *j = b; j; j = j->next)
+        if (j->prepare)
+            j->prepare(fs, j);
+    pipe_finish(fs);
+    int fd;
+    uint64_t gen;
+    int e = idx_w_payload_mark(fs->idx, &fd, &gen);
+    if (e) {
+        /* No sync point (a sticky sync error): the batch goes the plain
+         * way, which reports the error. */
+        unprepare_list(fs, b);
+        w->n_batches++;
+        run_batch(fs, b, 0);
+        complete(fs, b);
+        return;
+    }
+    w->pipe = b;
+    w->pipe_gen = gen;
+    w->pipe_fail0 = fail0;
+    pthread_mutex_lock(&w->lock);
+    if (fd < 0) {
+        w->sync_result = 0;       /* nothing appended: nothing to sync */
+        w->sync_done = 1;
+    } else {
+        w->sync_fd = fd;
+        pthread_cond_signal(&w->sync_cv);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
     struct fs_ctx *fs = arg;
@@ -286,7 +402,11 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&w->lock);
     for (;;) {
         int due = 0;              /* the deferred jobs must run now */
-        while (!w->head && !w->stop && !due) {
+        while (!w->head && !w->stop && !due && !(w->pipe && w->sync_done)) {
+            if (w->pipe && !w->def_head) {
+                pthread_cond_wait(&w->wake, &w->lock);   /* the syncer wakes us */
+                continue;
+            }
             if (w->def_head) {
                 struct timespec now, until;
                 clock_gettime(CLOCK_MONOTONIC, &now);
@@ -317,24 +437,38 @@ static void *writer_main(void *arg)
                 pthread_mutex_lock(&w->lock);
             }
         }
-        if (!w->head && !w->def_head)
+        if (!w->head && !w->def_head && !w->pipe)
             break;                /* stop, and nothing left */
         upkeep_due = 1;
         struct fs_job *batch = w->head;
         w->head = w->tail = NULL;
         int stop = w->stop;
+        int synced = w->pipe && w->sync_done;
         pthread_mutex_unlock(&w->lock);
 
         struct fs_job *now = NULL;
         sort_batch(w, batch, &now);
-        if (due || stop || w->def_bytes >= FS_DEFER_BYTES)
-            release_deferred(w, &now);
-        if (now) {
-            w->n_batches++;
-            run_batch(fs, now);
-            complete(fs, now);
+        int full = w->def_bytes >= FS_DEFER_BYTES;
+        /* Upkeep must not wait for the stream to pause: the batch that
+         * reaches its mark goes the plain way, leaving nothing prepared. */
+        int upkeep = fs->w.appended >= FS_UPKEEP_EVERY;
+        if (now || due || stop || (full && upkeep)) {
+            pipe_finish(fs);      /* it was submitted first */
+            if (due || stop || full)
+                release_deferred(w, &now);
+            if (now) {
+                w->n_batches++;
+                run_batch(fs, now, 0);
+                complete(fs, now);
+            }
+        } else if (full) {
+            struct fs_job *b = NULL;
+            release_deferred(w, &b);
+            pipe_next(fs, b);
+        } else if (synced) {
+            pipe_finish(fs);
         }
-        if (fs->w.appended >= FS_UPKEEP_EVERY) {
+        if (fs->w.appended >= FS_UPKEEP_EVERY && !w->pipe) {
             /* A write stream that never pauses still gets its garbage
              * collected, between batches (deferred jobs have not touched
              * the store yet, so compaction may run before them). */
@@ -345,6 +479,16 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
+}
+
+static void stop_syncer(struct fs_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->sync_stop = 1;
+    pthread_cond_signal(&w->sync_cv);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->syncer, NULL);
+    w->syncer_running = 0;
 }
 
 int fs_writer_start(struct fs_ctx *fs)
@@ -362,10 +506,22 @@ int fs_writer_start(struct fs_ctx *fs)
     w->def_bytes = 0;
     w->stop = 0;
     w->async_next = w->async_done = w->async_bytes = 0;
-    if ((e = pthread_create(&w->thread, NULL, writer_main, fs)))
+    w->pipe = NULL;
+    w->sync_fd = -1;
+    w->sync_done = w->sync_stop = 0;
+    if ((e = pthread_cond_init(&w->sync_cv, NULL)))
         goto out_done;
+    if ((e = pthread_create(&w->syncer, NULL, syncer_main, fs)))
+        goto out_sync_cv;
+    w->syncer_running = 1;
+    if ((e = pthread_create(&w->thread, NULL, writer_main, fs)))
+        goto out_syncer;
     w->running = 1;
     return 0;
+out_syncer:
+    stop_syncer(w);
+out_sync_cv:
+    pthread_cond_destroy(&w->sync_cv);
 out_done:
     pthread_cond_destroy(&w->done);
 out_wake:
@@ -386,12 +542,15 @@ void fs_writer_stop(struct fs_ctx *fs)
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
     w->running = 0;
+    stop_syncer(w);               /* idle: the writer finished every batch */
+    pthread_cond_destroy(&w->sync_cv);
     pthread_cond_destroy(&w->done);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
-    fs_log(fs, LOG_DEBUG, "writer: %llu jobs in %llu batches, %llu durable commits",
+    fs_log(fs, LOG_DEBUG, "writer: %llu jobs in %llu batches (%llu pipelined), "
+           "%llu durable commits",
            (unsigned long long)w->n_jobs, (unsigned long long)w->n_batches,
-           (unsigned long long)w->n_durable);
+           (unsigned long long)w->n_piped, (unsigned long long)w->n_durable);
 }
 
 uint64_t fs_writer_submit_async(struct fs_ctx *fs, struct fs_job *j)

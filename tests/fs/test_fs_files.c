@@ -5,6 +5,7 @@
 #include "tests/fs/fs_test.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 TestSuite(fs_files, .fini = fsT_down, .timeout = 120);
@@ -611,4 +612,104 @@ Test(fs_files, small_store_gives_deleted_space_back)
     cr_assert_eq(len, 4u);
     cr_assert_eq(memcmp(d, "kept", 4), 0);
     free(d);
+}
+
+/* A reader of a file that is being streamed: each read must see the bytes
+ * written before it started, wherever they are (block buffers handed to
+ * the writer, segments not yet committed, the store).  Asserting is left
+ * to the test's own thread. */
+struct stream_reader {
+    const char *path;
+    uint64_t seed;
+    _Atomic uint64_t written;     /* bytes the writer has written */
+    _Atomic int done;
+    long checks;
+    char err[200];
+};
+
+static void *stream_reader_main(void *arg)
+{
+    struct stream_reader *sr = arg;
+    uint8_t buf[65536];
+    uint64_t rng = 12345;
+    int fd = open(sr->path, O_RDONLY);
+    if (fd < 0) {
+        snprintf(sr->err, sizeof sr->err, "open: %s", strerror(errno));
+        return NULL;
+    }
+    while (!sr->done && !sr->err[0]) {
+        uint64_t w = sr->written;
+        if (w < sizeof buf)
+            continue;
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t off = (rng >> 20) % (w - sizeof buf + 1);
+        /* Past the kernel's page cache, to the daemon. */
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        ssize_t r = pread(fd, buf, sizeof buf, (off_t)off);
+        if (r != (ssize_t)sizeof buf) {
+            snprintf(sr->err, sizeof sr->err, "pread at %llu: %zd (%s)",
+                     (unsigned long long)off, r, r < 0 ? strerror(errno) : "short");
+            break;
+        }
+        for (size_t i = 0; i < sizeof buf; i++) {
+            if (buf[i] != fsT_byte(sr->seed, off + i)) {
+                snprintf(sr->err, sizeof sr->err, "byte %llu is 0x%02x, want 0x%02x",
+                         (unsigned long long)(off + i), buf[i], fsT_byte(sr->seed, off + i));
+                break;
+            }
+        }
+        sr->checks++;
+    }
+    close(fd);
+    return NULL;
+}
+
+/* A stream of full blocks with no fsync: the daemon appends one batch of
+ * blocks while the previous batch syncs (fs_writer.c, the pipeline), and a
+ * concurrent reader sees every written byte throughout. */
+Test(fs_files, streaming_write_pipelines_commits)
+{
+    const char *const debug[] = { "-d", NULL };     /* for the writer's counts */
+    fsT_up_opts("stream", debug);
+    char *p = fsT_pdup("stream");
+    const size_t chunk = 1u << 20, n = 64u << 20;
+    uint8_t *buf = malloc(chunk);
+    cr_assert_not_null(buf);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+    struct stream_reader sr = { .path = p, .seed = 77 };
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, stream_reader_main, &sr), 0);
+    for (size_t off = 0; off < n; off += chunk) {
+        fsT_fill(buf, chunk, sr.seed, off);
+        fsT_pwrite_all(fd, buf, chunk, (off_t)off);
+        sr.written = off + chunk;
+    }
+    sr.done = 1;
+    pthread_join(t, NULL);
+    cr_assert_eq(sr.err[0], 0, "concurrent reader: %s", sr.err);
+    cr_assert_gt(sr.checks, 0);
+    cr_assert_eq(close(fd), 0, "close: %s", strerror(errno));
+
+    fsT_remount();
+    /* The first daemon logged its writer's counts at unmount (-d). */
+    char *log = NULL;
+    size_t len = 0;
+    cr_assert_eq(fst_read_text(fsT_m.log, &log, &len), 0);
+    const char *at = strstr(log, "pipelined)");
+    cr_assert_not_null(at, "no writer counts in the daemon log");
+    while (at > log && at[-1] != '(')
+        at--;
+    cr_assert_gt(strtoull(at, NULL, 10), 0, "no batch went through the pipeline");
+    free(log);
+
+    fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq((size_t)st.st_size, n);
+    fsT_check_range(fd, 0, n, sr.seed, 0);
+    close(fd);
+    free(buf);
+    free(p);
 }
