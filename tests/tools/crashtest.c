@@ -1,8 +1,8 @@
 /* crashtest.c — kill -9 the fadefs daemon at random moments and check that
  * everything fsync'd before the kill reads back exactly after a remount.
  *
- *   crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-b FADEFS] [-d WORKDIR]
- *             [-o MOUNT_OPTS] [-v]
+ *   crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-w STREAM_MB] [-b FADEFS]
+ *             [-d WORKDIR] [-o MOUNT_OPTS] [-v]
  *
  * Each cycle: mount; create files of random sizes and contents, overwrite
  * and extend some, unlink some, fsync each change; a second thread SIGKILLs
@@ -12,6 +12,13 @@
  * (each byte old or new) but must not touch anything else.  Every fsync'd
  * change is appended to a journal outside the mount (WORKDIR/.../journal)
  * after fsync returned, so a failure can be replayed by reading it.
+ *
+ * Meanwhile a second thread streams, over and over, STREAM_MB MiB (default
+ * 48; 0: none) into a file of its own in 1 MiB writes without fsync, so
+ * that the daemon's pipelined commits (one batch of blocks appended while
+ * the last one syncs) are in flight at the kill as well.  Its bytes are never zero:
+ * after the remount each byte must be the streamed one or zero (a block
+ * whose row had not committed), and every read must succeed.
  */
 #include "tests/common/mount.h"
 
@@ -59,6 +66,9 @@ struct ct {
     atomic_int killed;
     pid_t victim;
     unsigned delay_ms;
+    unsigned stream_mb;
+    int stream_cycle;                /* the streamer's cycle */
+    long streamed_mb, stream_checked;
     long fsyncs, checked_files, checked_bytes, pendings;
 };
 
@@ -158,11 +168,95 @@ static int ct_write_all(int fd, const uint8_t *p, size_t n, off_t off)
     return 0;
 }
 
-/* One cycle of changes until the daemon is killed (or 400 changes). */
+static uint8_t ct_stream_byte(int cycle, uint64_t k)
+{
+    uint64_t x = (k >> 12) * 0x9E3779B97F4A7C15ull + (uint64_t)cycle;
+    return (uint8_t)((x >> 56) ^ k) | 1;    /* never zero */
+}
+
+static void *ct_streamer(void *arg)
+{
+    struct ct *c = arg;
+    int cycle = c->stream_cycle;
+    char name[32], path[PATH_MAX];
+    snprintf(name, sizeof name, "s%d", cycle);
+    if (fst_path(&c->m, name, path, sizeof path))
+        ct_die(c, cycle, "path");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        ct_failed(c, cycle, "create", name);
+        return NULL;
+    }
+    const size_t chunk = 1u << 20;
+    uint8_t *buf = malloc(chunk);
+    if (!buf)
+        ct_die(c, cycle, "out of memory");
+    /* Round and round the first STREAM_MB MiB until the kill: the bytes
+     * of an offset are always the same, so each pass overwrites with equal
+     * data (and leaves garbage for the compaction to collect). */
+    for (uint64_t n = 0; !atomic_load(&c->killed); n++) {
+        uint64_t off = (n % c->stream_mb) * chunk;
+        for (size_t i = 0; i < chunk; i++)
+            buf[i] = ct_stream_byte(cycle, off + i);
+        if (ct_write_all(fd, buf, chunk, (off_t)off) != 0) {
+            ct_failed(c, cycle, "stream write", name);
+            break;
+        }
+        c->streamed_mb++;
+    }
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+/* After the remount: the stream of the cycle before holds its bytes or
+ * zeros, reads without error; then it goes (the disk stays small). */
+static void ct_verify_stream(struct ct *c, int cycle)
+{
+    char name[32], path[PATH_MAX];
+    snprintf(name, sizeof name, "s%d", cycle - 1);
+    if (fst_path(&c->m, name, path, sizeof path))
+        ct_die(c, cycle, "path");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;                  /* killed before its create landed */
+        ct_die(c, cycle, "stream %s cannot be opened: %s", name, strerror(errno));
+    }
+    const size_t chunk = 1u << 20;
+    uint8_t *buf = malloc(chunk);
+    if (!buf)
+        ct_die(c, cycle, "out of memory");
+    uint64_t off = 0;
+    for (;;) {
+        ssize_t r = pread(fd, buf, chunk, (off_t)off);
+        if (r < 0)
+            ct_die(c, cycle, "stream %s: read at %llu: %s", name, (unsigned long long)off,
+                   strerror(errno));
+        if (r == 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] && buf[i] != ct_stream_byte(cycle - 1, off + (uint64_t)i))
+                ct_die(c, cycle, "stream %s: byte %llu is 0x%02x, streamed 0x%02x", name,
+                       (unsigned long long)(off + (uint64_t)i), buf[i],
+                       ct_stream_byte(cycle - 1, off + (uint64_t)i));
+        off += (uint64_t)r;
+    }
+    close(fd);
+    free(buf);
+    c->stream_checked += (long)(off >> 20);
+    if (unlink(path) != 0)
+        ct_die(c, cycle, "unlink stream %s: %s", name, strerror(errno));
+}
+
+/* One cycle of changes until the daemon is killed (or 400 changes; in
+ * half of the cycles a few dozen at most, after which the streamer runs
+ * alone and its blocks go through the daemon's pipeline undisturbed). */
 static void ct_work(struct ct *c, int cycle)
 {
     char path[PATH_MAX];
-    for (int step = 0; step < 400 && !atomic_load(&c->killed); step++) {
+    int steps = ct_below(c, 2) ? 400 : (int)ct_below(c, 40);
+    for (int step = 0; step < steps && !atomic_load(&c->killed); step++) {
         int i = (int)ct_below(c, CT_MAXFILES);
         struct ct_file *f = &c->f[i];
         if (!f->live) {
@@ -360,17 +454,20 @@ int main(int argc, char **argv)
     c->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     const char *bin = NULL, *work = NULL;
     int o;
-    while ((o = getopt(argc, argv, "c:s:t:b:d:o:v")) != -1) {
+    c->stream_mb = 48;
+    while ((o = getopt(argc, argv, "c:s:t:w:b:d:o:v")) != -1) {
         switch (o) {
         case 'c': c->cycles = atoi(optarg); break;
         case 's': c->seed = strtoull(optarg, NULL, 0); break;
         case 't': c->max_ms = (unsigned)atoi(optarg); break;
+        case 'w': c->stream_mb = (unsigned)atoi(optarg); break;
         case 'b': bin = optarg; break;
         case 'd': work = optarg; break;
         case 'o': c->extra[0] = "-o"; c->extra[1] = optarg; break;
         case 'v': c->verbose = 1; break;
         default:
-            fprintf(stderr, "usage: crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-b FADEFS] [-d WORKDIR] [-o MOUNT_OPTS] [-v]\n");
+            fprintf(stderr, "usage: crashtest [-c CYCLES] [-s SEED] [-t MAX_MS] [-w STREAM_MB] "
+                            "[-b FADEFS] [-d WORKDIR] [-o MOUNT_OPTS] [-v]\n");
             return 2;
         }
     }
@@ -399,8 +496,10 @@ int main(int argc, char **argv)
         rc = fst_mount_start(&c->m, c->extra);
         if (rc)
             ct_die(c, cycle, "mount: %s", c->m.why);
-        if (cycle > 0)
+        if (cycle > 0) {
             ct_verify(c, cycle);
+            ct_verify_stream(c, cycle);
+        }
         c->delay_ms = (unsigned)ct_below(c, c->max_ms + 1);
         ct_journal(c, "cycle %d kill after %u ms\n", cycle, c->delay_ms);
         atomic_store(&c->killed, 0);
@@ -408,8 +507,14 @@ int main(int argc, char **argv)
         pthread_t killer;
         if (pthread_create(&killer, NULL, ct_killer, c) != 0)
             ct_die(c, cycle, "pthread_create");
+        pthread_t streamer;
+        c->stream_cycle = cycle;
+        if (c->stream_mb && pthread_create(&streamer, NULL, ct_streamer, c) != 0)
+            ct_die(c, cycle, "pthread_create");
         ct_work(c, cycle);
         pthread_join(killer, NULL);
+        if (c->stream_mb)
+            pthread_join(streamer, NULL);
         fst_close_fds_under(c->m.mnt);
         rc = fst_mount_kill(&c->m);
         if (rc)
@@ -422,12 +527,15 @@ int main(int argc, char **argv)
     if (rc)
         ct_die(c, c->cycles, "final mount: %s", c->m.why);
     ct_verify(c, c->cycles);
+    ct_verify_stream(c, c->cycles);
     rc = fst_mount_stop(&c->m);
     if (rc)
         ct_die(c, c->cycles, "final unmount: %s", c->m.why);
     printf("crashtest: %d cycles, %ld fsync'd changes, %ld file checks (%ld bytes), "
-           "%ld changes in flight at a kill: all intact\n",
-           c->cycles, c->fsyncs, c->checked_files, c->checked_bytes, c->pendings);
+           "%ld changes in flight at a kill, %ld MiB streamed (%ld MiB read back): "
+           "all intact\n",
+           c->cycles, c->fsyncs, c->checked_files, c->checked_bytes, c->pendings,
+           c->streamed_mb, c->stream_checked);
     ct_cleanup(c);
     return 0;
 }
