@@ -96,8 +96,16 @@ for name in "${targets[@]}"; do
     mkdir -p "$OUT/corpus/$name"
     kept=()
     [ -d "tests/fuzz/corpus/$name" ] && kept=("tests/fuzz/corpus/$name")
-    "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" -timeout=20 \
+    # With -jobs, libFuzzer writes fuzz-N.log into the current directory:
+    # run it from the build directory (absolute paths below), not the tree.
+    mkdir -p "$OUT/logs/$name"
+    top=$(pwd)
+    abs=()
+    for k in "${kept[@]}"; do abs+=("$top/$k"); done
+    (cd "$OUT/logs/$name" &&
+     "$top/$OUT/$name" -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" -timeout=20 \
         -rss_limit_mb=4096 -print_final_stats=1 -jobs="${FUZZ_JOBS:-1}" \
-        -artifact_prefix="$OUT/$name-" "$OUT/corpus/$name" "$seeds" "${kept[@]}" || rc=$?
+        -artifact_prefix="$top/$OUT/$name-" "$top/$OUT/corpus/$name" "$top/$seeds" \
+        "${abs[@]}") || rc=$?
 done
 exit $rc
