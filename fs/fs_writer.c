@@ -294,6 +294,14 @@ static void complete(struct fs_ctx *fs, struct fs_job *list)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Runs a list of jobs as one batch and wakes or finishes them. */
+static void run_list(struct fs_ctx *fs, struct fs_job *list, int synced)
+{
+    fs->w.n_batches++;
+    run_batch(fs, list, synced);
+    complete(fs, list);
+}
+
 /* ---- the pipeline ----
  * A stream of writes makes full deferred batches back to back.  Each needs
  * its payloads appended, then synced, then its rows committed; done in
@@ -352,10 +360,8 @@ static void pipe_finish(struct fs_ctx *fs)
     if (lost)
         unprepare_list(fs, b);
     w->pipe = NULL;
-    w->n_batches++;
     w->n_piped++;
-    run_batch(fs, b, !lost);
-    complete(fs, b);
+    run_list(fs, b, !lost);
 }
 
 /* Appends the payloads of a full deferred batch, commits the previous
@@ -375,9 +381,7 @@ static void pipe_next(struct fs_ctx *fs, struct fs_job *b)
         /* No sync point (a sticky sync error): the batch goes the plain
          * way, which reports the error. */
         unprepare_list(fs, b);
-        w->n_batches++;
-        run_batch(fs, b, 0);
-        complete(fs, b);
+        run_list(fs, b, 0);
         return;
     }
     w->pipe = b;
@@ -456,11 +460,8 @@ static void *writer_main(void *arg)
             pipe_finish(fs);      /* it was submitted first */
             if (due || stop || full)
                 release_deferred(w, &now);
-            if (now) {
-                w->n_batches++;
-                run_batch(fs, now, 0);
-                complete(fs, now);
-            }
+            if (now)
+                run_list(fs, now, 0);
         } else if (full) {
             struct fs_job *b = NULL;
             release_deferred(w, &b);
