@@ -551,6 +551,31 @@ static void fsT_check_survived_full_store(const uint8_t *keep, size_t n)
     free(d);
 }
 
+/* Writes `mib` MiB of incompressible data to `name` in 1 MiB writes, with
+ * an fsync after every `fsync_every` MiB (0: only at the end), until an
+ * error; returns the first errno of a write, fsync or close, or 0. */
+static int fsT_fill_store(const char *name, int mib, uint64_t seed, int fsync_every)
+{
+    const size_t chunk = 1u << 20;
+    uint8_t *buf = malloc(chunk);
+    cr_assert_not_null(buf);
+    int fd = open(fsT_p(name), O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    int err = 0;
+    for (int i = 0; i < mib && !err; i++) {
+        fsT_fill(buf, chunk, seed + (uint64_t)i, 0);
+        if (pwrite(fd, buf, chunk, (off_t)i * (off_t)chunk) < 0)
+            err = errno;
+        else if (fsync_every && i % fsync_every == fsync_every - 1 && fsync(fd) != 0)
+            err = errno;
+    }
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    int cerr = close(fd) != 0 ? errno : 0;
+    free(buf);
+    return err ? err : cerr;
+}
+
 /* A full disk under the store: writes fail with ENOSPC, nothing already
  * stored is damaged, the daemon neither crashes nor hangs, and the store
  * mounts again. */
@@ -566,25 +591,7 @@ Test(fs_store, full_store_gives_enospc)
     close(fd);
 
     /* Fill: incompressible data until something says ENOSPC. */
-    const size_t chunk = 1u << 20;
-    uint8_t *buf = malloc(chunk);
-    cr_assert_not_null(buf);
-    fd = open(fsT_p("big"), O_WRONLY | O_CREAT, 0644);
-    cr_assert_geq(fd, 0);
-    int err = 0;
-    for (int i = 0; i < 64 && !err; i++) {
-        fsT_fill(buf, chunk, 100 + (uint64_t)i, 0);
-        ssize_t w = pwrite(fd, buf, chunk, (off_t)i * (off_t)chunk);
-        if (w < 0)
-            err = errno;
-        else if (i % 4 == 3 && fsync(fd) != 0)
-            err = errno;
-    }
-    if (!err && fsync(fd) != 0)
-        err = errno;
-    int cerr = close(fd) != 0 ? errno : 0;
-    if (!err)
-        err = cerr;
+    int err = fsT_fill_store("big", 64, 100, 4);
     cr_assert_eq(err, ENOSPC, "writing 64 MiB into a 32 MiB store: %s (want ENOSPC)",
                  err ? strerror(err) : "no error at all");
 
@@ -608,7 +615,6 @@ Test(fs_store, full_store_gives_enospc)
     }
 
     fsT_check_survived_full_store(keep, sizeof keep);
-    free(buf);
 }
 
 /* The disk fills while a stream of writes, never fsync'd, goes through the
@@ -625,22 +631,7 @@ Test(fs_store, full_store_while_streaming)
     cr_assert_eq(fsync(fd), 0);
     close(fd);
 
-    const size_t chunk = 1u << 20;
-    uint8_t *buf = malloc(chunk);
-    cr_assert_not_null(buf);
-    fd = open(fsT_p("stream"), O_WRONLY | O_CREAT, 0644);
-    cr_assert_geq(fd, 0);
-    int err = 0;
-    for (int i = 0; i < 96 && !err; i++) {
-        fsT_fill(buf, chunk, 200 + (uint64_t)i, 0);
-        if (pwrite(fd, buf, chunk, (off_t)i * (off_t)chunk) < 0)
-            err = errno;
-    }
-    if (!err && fsync(fd) != 0)
-        err = errno;
-    int cerr = close(fd) != 0 ? errno : 0;
-    if (!err)
-        err = cerr;
+    int err = fsT_fill_store("stream", 96, 200, 0);
     cr_assert_eq(err, ENOSPC, "streaming 96 MiB into a 32 MiB store: %s (want ENOSPC)",
                  err ? strerror(err) : "no error at all");
     size_t len;
@@ -651,13 +642,12 @@ Test(fs_store, full_store_while_streaming)
     /* Whatever of the stream landed reads back as written, or as zeros. */
     d = fsT_read_file(fsT_p("stream"), &len);
     for (size_t k = 0; k < len; k++) {
-        uint8_t want = fsT_byte(200 + k / chunk, k % chunk);
+        uint8_t want = fsT_byte(200 + (k >> 20), k & ((1u << 20) - 1));
         cr_assert(d[k] == want || d[k] == 0, "stream byte %zu is 0x%02x, written 0x%02x",
                   k, d[k], want);
     }
     free(d);
     fsT_check_survived_full_store(keep, sizeof keep);
-    free(buf);
 }
 
 /* ---- the tools ---- */
