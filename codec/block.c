@@ -123,6 +123,25 @@ static void put_prefix(uint8_t *h, unsigned version, enum fade_codec codec,
     st_le32(h + 12, crc);
 }
 
+/* The one writer of the raw block header: fade_block_encode_raw's blocks
+ * and fade_block_raw_header's headers are the same bytes. */
+static void put_raw_header(uint8_t *h, uint32_t raw_len, uint32_t crc)
+{
+    put_prefix(h, BLK_VERSION_RAW, FADE_CODEC_RAW, raw_len, crc);
+    st_le32(h + 16, fade_crc32c(0, h, 16));
+}
+
+ssize_t fade_block_raw_header(void *dst, size_t dst_cap, uint32_t raw_len,
+                              uint32_t crc32c)
+{
+    if (!dst || raw_len > FADE_BLOCK_MAX_RAW)
+        return FADE_E_INVAL;
+    if (dst_cap < BLK_RAW_HEADER_LEN)
+        return FADE_E_DST_SMALL;
+    put_raw_header(dst, raw_len, crc32c);
+    return BLK_RAW_HEADER_LEN;
+}
+
 static ssize_t raw_with_crc(void *dst, size_t dst_cap, const void *src,
                             size_t src_len, uint32_t crc)
 {
@@ -132,11 +151,9 @@ static ssize_t raw_with_crc(void *dst, size_t dst_cap, const void *src,
         return FADE_E_INVAL;
     if (dst_cap < BLK_RAW_HEADER_LEN || src_len > dst_cap - BLK_RAW_HEADER_LEN)
         return FADE_E_DST_SMALL;
-    uint8_t *h = dst;
-    put_prefix(h, BLK_VERSION_RAW, FADE_CODEC_RAW, (uint32_t)src_len, crc);
-    st_le32(h + 16, fade_crc32c(0, h, 16));
+    put_raw_header(dst, (uint32_t)src_len, crc);
     if (src_len)
-        memmove(h + BLK_RAW_HEADER_LEN, src, src_len);
+        memmove((uint8_t *)dst + BLK_RAW_HEADER_LEN, src, src_len);
     return (ssize_t)(BLK_RAW_HEADER_LEN + src_len);
 }
 
@@ -263,8 +280,11 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
             match_update(mt, src, i, n_active);
         FADE_FORWARD(mdl_update(m, n_active, ctx->sym));
         done += n_active;
-        if ((i + 1) % BLK_PROGRESS_STEPS == 0)
+        if ((i + 1) % BLK_PROGRESS_STEPS == 0) {
+            if (ctx->cancel && atomic_load(ctx->cancel))
+                return FADE_E_CANCELED;
             report(ctx, done, src_len);
+        }
     }
     /* Compact the streams to the front of the scratch, in order; each one
      * starts at or after the write position, so memmove is enough. */

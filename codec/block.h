@@ -17,7 +17,7 @@
 #define BLK_VERSION 2u
 #define BLK_VERSION_RAW 1u
 #define BLK_PREFIX_LEN 16u            /* magic .. crc32c, common to both codecs */
-#define BLK_RAW_HEADER_LEN 20u
+#define BLK_RAW_HEADER_LEN FADE_RAW_HEADER_LEN
 /* FADE header: prefix, model id, stream count (28 bytes), the length
  * table, the header CRC (4 bytes). */
 #define BLK_FADE_TABLE_AT 28u

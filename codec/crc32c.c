@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "codec/crc32c.h"
+#include "codec/fade.h"       /* its declarations must match ours */
 
 /* Reflected polynomial 0x82F63B78, table[i] = crc of the single byte i. */
 static const uint32_t crc32c_table[256] = {

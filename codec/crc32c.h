@@ -1,11 +1,21 @@
-/* crc32c.h — private: the CRC32C implementations behind fade_crc32c(),
- * exposed so tests can check each one against the test vectors. */
+/* crc32c.h — CRC32C (Castagnoli), on its own: crc32c.c depends on nothing
+ * else in codec/, so index/ uses it without the codec (it links only
+ * crc32c.o's symbols).  fade.h declares fade_crc32c() and
+ * fade_crc32c_copy() for the codec's users; crc32c.c includes both
+ * headers, so the compiler keeps the two declarations alike.  The single
+ * implementations are exposed so tests can check each against the test
+ * vectors. */
 #ifndef FADE_CRC32C_H
 #define FADE_CRC32C_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "codec/fade.h"
+
+/* CRC32C of buf, continuing from crc (start with 0). */
+uint32_t fade_crc32c(uint32_t crc, const void *buf, size_t len);
+/* Copies len bytes from src to dst (no overlap) and returns
+ * fade_crc32c(crc, src, len), reading src once. */
+uint32_t fade_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len);
 
 uint32_t fade_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* Only call when fade_crc32c_hw_available() is 1. */

@@ -88,6 +88,12 @@ void fade_ctx_free(fade_ctx *ctx)
     free(ctx);
 }
 
+void fade_ctx_set_cancel(fade_ctx *ctx, const atomic_int *flag)
+{
+    if (ctx)
+        ctx->cancel = flag;
+}
+
 void fade_ctx_set_progress(fade_ctx *ctx, fade_progress_fn fn, void *arg)
 {
     if (!ctx)

@@ -44,6 +44,7 @@ struct fade_ctx {
     size_t     streams_cap;
     struct match match;     /* match stage of *-match presets (reset per block) */
 
+    const atomic_int *cancel;      /* fade_ctx_set_cancel; NULL = none */
     fade_progress_fn progress;
     void      *progress_arg;
 };

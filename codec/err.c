@@ -22,6 +22,7 @@ const char *fade_strerror(int err)
     case FADE_E_IO:            return "input/output error";
     case FADE_E_UNSUPPORTED:   return "not supported on this machine";
     case FADE_E_NOT_FADE:      return "not a fade file";
+    case FADE_E_CANCELED:      return "canceled";
     }
     return "unknown error";
 }

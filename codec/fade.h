@@ -25,6 +25,7 @@
 #ifndef FADE_H
 #define FADE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,6 +50,7 @@ enum fade_err {
     FADE_E_IO            = -9,  /* read/write failed (container helpers) */
     FADE_E_UNSUPPORTED   = -10, /* ISA or feature not available here */
     FADE_E_NOT_FADE      = -11, /* input is not a FADE block/container at all (bad magic) */
+    FADE_E_CANCELED      = -12, /* the context's cancel flag was raised */
 };
 const char *fade_strerror(int err);
 
@@ -123,6 +125,11 @@ void fade_ctx_free(fade_ctx *ctx);
  * with the number of raw bytes of the current block done so far. */
 typedef void (*fade_progress_fn)(void *arg, uint64_t done, uint64_t total);
 void fade_ctx_set_progress(fade_ctx *ctx, fade_progress_fn fn, void *arg);
+/* Optional cancel flag: once *flag is non-zero (set from any thread), a
+ * fade_block_encode running on ctx stops within a few hundred steps and
+ * returns FADE_E_CANCELED.  For callers that must not wait for a block
+ * that takes seconds (a daemon that unmounts).  NULL clears it. */
+void fade_ctx_set_cancel(fade_ctx *ctx, const atomic_int *flag);
 
 /* ---- blocks ---- */
 #define FADE_BLOCK_MAX_RAW     (64u << 20)   /* largest raw length a block may hold */
@@ -138,9 +145,37 @@ size_t fade_block_bound(size_t src_len, uint32_t n_streams);
 ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
                           const void *src, size_t src_len);
 
+/* Several blocks at once: items[i].result gets what fade_block_encode
+ * would return for items[i] (the bytes are the same).  The CPU path codes
+ * them in turn; a backend that steps many blocks per launch (a GPU) codes
+ * them together, so callers that can offer several blocks should.
+ * Returns 0 once every item has its result, FADE_E_INVAL for bad
+ * arguments (then no item was coded). */
+struct fade_batch_item {
+    void       *dst;
+    size_t      dst_cap;
+    const void *src;
+    size_t      src_len;
+    ssize_t     result;       /* out: block length or a FADE_E_* code */
+};
+int fade_block_encode_many(fade_ctx *ctx, struct fade_batch_item *items,
+                           size_t n);
+
 /* Writes a raw block (no model, no context needed).  Thread-safe. */
 ssize_t fade_block_encode_raw(void *dst, size_t dst_cap,
                               const void *src, size_t src_len);
+
+/* A raw block is this fixed-length header followed by the data as it is
+ * (codec/FORMAT.md, "Raw block"). */
+#define FADE_RAW_HEADER_LEN 20u
+/* Writes the header of a raw block holding raw_len bytes whose CRC32C is
+ * crc32c: that header followed by those bytes is exactly what
+ * fade_block_encode_raw writes for them.  For writers that put the header
+ * in front of data they do not copy.  Returns FADE_RAW_HEADER_LEN, or
+ * FADE_E_INVAL (dst NULL, raw_len > FADE_BLOCK_MAX_RAW) or
+ * FADE_E_DST_SMALL.  Thread-safe. */
+ssize_t fade_block_raw_header(void *dst, size_t dst_cap, uint32_t raw_len,
+                              uint32_t crc32c);
 
 /* Decodes one block.  ctx may be NULL for a raw block (a FADE block then
  * fails with FADE_E_INVAL).  The ctx's preset does not matter: the block
