@@ -5,7 +5,10 @@
  *   - Every function returns 0 (or a documented non-negative value) on
  *     success and a negative errno on failure.  SQLite errors are mapped:
  *     SQLITE_FULL -> -ENOSPC, SQLITE_BUSY/LOCKED -> -EBUSY,
- *     SQLITE_CORRUPT/NOTADB -> -EUCLEAN, I/O errors -> -EIO, else -EIO.
+ *     SQLITE_CORRUPT/NOTADB -> -EUCLEAN, a UNIQUE or PRIMARY KEY
+ *     constraint -> -EEXIST (the name or key is taken), any other
+ *     constraint (NOT NULL, CHECK, trigger, foreign key) -> -EIO (a bug
+ *     or a damaged store), I/O errors -> -EIO, else -EIO.
  *   - Mutating calls (idx_w_*) run on the single writer connection inside
  *     struct idx and must be called by one thread at a time, between
  *     idx_w_begin() and idx_w_commit()/idx_w_rollback().  fs/ serialises
@@ -64,6 +67,8 @@ uint32_t idx_block_size(const struct idx *x);
  * write version is newer than this build: idx_open then succeeds and puts
  * a note in msg).  Every idx_w_* call then fails with -EROFS. */
 int idx_read_only(const struct idx *x);
+/* 1 if this idx_open made a new store (its root is the caller's), else 0. */
+int idx_created(const struct idx *x);
 
 int  idx_rd_open(struct idx *x, struct idx_rd **out);
 void idx_rd_close(struct idx_rd *r);     /* accepts NULL */
@@ -235,6 +240,53 @@ int idx_r_queue_peek_before(struct idx_rd *r, int64_t before_ns, uint64_t *ino,
  * inode delete drop the queue entries of the blocks they remove. */
 int idx_w_queue_remove(struct idx *x, uint64_t ino, uint64_t blkno);
 
+/* ---- background compression (store format 2) ----
+ * A queued block is coded off the writer thread from a payload read
+ * through a reader; its result lands with one of the calls below, each a
+ * compare-and-swap on the generation the coder read (idx_bloc.gen): it
+ * changes the row and drops the block's queue entry only if the block was
+ * not rewritten meanwhile, and returns -ESTALE otherwise (the newer
+ * version is queued by its own write).  On a store opened read-only from
+ * format 1 (not upgraded) these fail with -EIO. */
+/* The block's payload becomes loc (appended with idx_w_payload_append,
+ * coded by `model`); raw_len must be unchanged.  Sets loc->gen. */
+int idx_w_block_swap(struct idx *x, uint64_t ino, uint64_t blkno, uint64_t gen,
+                     struct idx_bloc *loc, uint64_t model);
+/* The block stays as it is and is not queued again until another model is
+ * in use (idx_w_requeue_kept): `why` is the model that found it not worth
+ * coding, or IDX_KEPT_FAILED for a block that could not be read or coded. */
+#define IDX_KEPT_FAILED 1u
+int idx_w_block_keep(struct idx *x, uint64_t ino, uint64_t blkno, uint64_t gen,
+                     uint64_t why);
+/* The block turned out to be all zeros: its row goes (it becomes a hole). */
+int idx_w_block_drop(struct idx *x, uint64_t ino, uint64_t blkno, uint64_t gen);
+/* Drops a queue entry that names no block (a damaged store: deletes take
+ * their queue entries with them); an entry whose block exists stays. */
+int idx_w_queue_drop_orphan(struct idx *x, uint64_t ino, uint64_t blkno);
+/* Queues again every block kept raw by a model other than `model` (and
+ * every failed one), forgetting why it was kept; *n gets how many. */
+int idx_w_requeue_kept(struct idx *x, uint64_t model, uint64_t *n);
+/* Names a model id in the store's models table (kept if already there). */
+int idx_w_model_note(struct idx *x, uint64_t model, const char *preset);
+/* Copies the preset name of a noted model (NUL-terminated, cut to cap);
+ * -ENOENT if the store does not know it. */
+int idx_r_model_name(struct idx_rd *r, uint64_t model, char *buf, size_t cap);
+/* What the block map holds, grouped by (codec, model, kept): for the
+ * statistics of the whole store (ino 0) or of one file.  Up to cap rows
+ * in that order; returns the number of groups (which may exceed cap). */
+struct idx_census_row {
+    uint32_t codec;           /* enum fade_codec */
+    uint64_t model;           /* 0 for raw blocks */
+    uint64_t kept;            /* 0, IDX_KEPT_FAILED or the deciding model */
+    uint64_t n_blocks, raw_bytes, payload_bytes;
+};
+int idx_r_census(struct idx_rd *r, uint64_t ino, struct idx_census_row *rows,
+                 int cap);
+/* Queue entries of the store (ino 0) or of one file; with before_ns > 0
+ * only those enqueued at or before it (cold ones). */
+int idx_r_queue_count(struct idx_rd *r, uint64_t ino, int64_t before_ns,
+                      uint64_t *n);
+
 /* ---- transactions on the writer connection ---- */
 int idx_w_begin(struct idx *x);
 /* Commits.  Payloads appended since the last idx_w_payload_sync() are
@@ -272,5 +324,66 @@ int idx_r_stats(struct idx_rd *r, struct idx_stats *out);
  * point at payloads appended before it).  Segments handled before an
  * error stay compacted. */
 int idx_w_compact(struct idx *x, double live_min);
+
+/* ---- offline checking (fadefsck) ----
+ * For a store opened with opts.read_only (the shared lock keeps a mount
+ * out while it runs).  index/ checks what it can see: the database and how
+ * its tables agree with each other and with the segment files; the payload
+ * checks, which need the codec, walk the block map with idx_r_block_walk. */
+enum idx_check_kind {
+    IDX_CHK_DATABASE = 1,     /* PRAGMA integrity_check, or a check that the
+                                 damage stopped; the root inode */
+    IDX_CHK_BLOCK_INODE,      /* block row of a missing or non-regular inode */
+    IDX_CHK_BLOCK_RANGE,      /* block row past the file's size, or raw_len
+                                 not in 1..block size */
+    IDX_CHK_BLOCK_CODEC,      /* codec neither raw nor fade */
+    IDX_CHK_QUEUE,            /* queue entry of a block that has no row */
+    IDX_CHK_DENTRY,           /* entry naming a missing inode, or in
+                                 something that is not a directory */
+    IDX_CHK_NLINK,            /* nlink against the entries naming the inode */
+    IDX_CHK_TOTALS,           /* the totals row against the tables */
+    IDX_CHK_SEG_LIVE,         /* segments.live against its blocks */
+    IDX_CHK_SEG_FILE,         /* segment file missing or too short */
+};
+#define IDX_CHK_NO_BLOCK UINT64_MAX
+struct idx_problem {
+    enum idx_check_kind kind;
+    uint64_t ino;             /* the file concerned (for an entry: its
+                                 directory); 0 when store-wide */
+    uint64_t blkno;           /* IDX_CHK_NO_BLOCK when not about one block */
+    uint32_t raw_len;         /* bytes of that block's row, 0 if none */
+    const char *text;         /* what is wrong, one line; valid during the call */
+};
+/* fn may call other idx_r_* functions on the same reader (idx_r_entry_of
+ * to name the file); it returns 0 to go on or a negative errno to stop. */
+typedef int (*idx_problem_fn)(void *arg, const struct idx_problem *p);
+/* Runs every check, reporting each problem to fn.  Returns the number of
+ * problems (>= 0), or a negative errno when a check could not run (fn's
+ * own negative return included).  Damage that stops a check midway is
+ * reported as a problem, and the other checks still run. */
+int idx_r_check_index(struct idx_rd *r, idx_problem_fn fn, void *arg);
+
+/* What the tables hold, counted (not read from the totals row). */
+struct idx_check_counts {
+    uint64_t n_inodes, n_files, n_dirs;
+    uint64_t n_orphans;       /* nlink 0: the next mount deletes them */
+    uint64_t n_blocks, raw_bytes, payload_bytes;
+};
+int idx_r_check_counts(struct idx_rd *r, struct idx_check_counts *out);
+
+/* Calls fn for every block row in segment order (segment, then offset:
+ * reading the payloads in this order reads each file front to back).
+ * loc has every field set, ino and blkno included, as for
+ * idx_r_payload_read.  fn may use the same reader; it returns 0 to go on
+ * or a negative errno, which stops the walk and is returned. */
+typedef int (*idx_block_fn)(void *arg, const struct idx_bloc *loc);
+int idx_r_block_walk(struct idx_rd *r, idx_block_fn fn, void *arg);
+
+/* One directory entry naming ino (the oldest): *dir, and the name copied
+ * to name (at most cap bytes, not NUL-terminated; *len gets the full
+ * length).  -ENOENT if none (the root, an orphan).  A scan of all
+ * entries: for naming the files that problems are found in. */
+int idx_r_entry_of(struct idx_rd *r, uint64_t ino, uint64_t *dir, char *name,
+                   size_t cap, size_t *len);
 
 #endif /* FADEFS_IDX_H */

@@ -1,6 +1,7 @@
 /* idx_block.c — the block map, payloads in segments, the compression
  * queue and space statistics. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "index/idx_int.h"
@@ -326,4 +327,178 @@ int idx_r_stats(struct idx_rd *r, struct idx_stats *out)
     if (rc == 0 && active && !seen_active)
         out->segment_bytes += seg_file_size(st, active);
     return rc;
+}
+
+/* ---- background compression ---- */
+
+/* The compare-and-swap's tail: the statement in s changed the row (then
+ * the queue entry goes) or found it rewritten (-ESTALE). */
+static int cas_done(struct idx *x, sqlite3_stmt *s, uint64_t ino, uint64_t blkno)
+{
+    int rc = idx_exec_stmt(s);
+    if (rc)
+        return rc;
+    if (sqlite3_changes(x->db) == 0)
+        return -ESTALE;
+    PREP(s, x->db, x->st, ST_QUEUE_DEL);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, blkno);
+    return idx_exec_stmt(s);
+}
+
+int idx_w_block_swap(struct idx *x, uint64_t ino, uint64_t blkno, uint64_t gen,
+                     struct idx_bloc *loc, uint64_t model)
+{
+    sqlite3_stmt *s;
+    int rc;
+    IDX_W_CHECK(x);
+    if ((loc->ino && (loc->ino != ino || loc->blkno != blkno)) ||
+        loc->seg == 0 || loc->off < SEG_FILE_HDR_LEN)
+        return -EINVAL;
+    if (sqlite3_get_autocommit(x->db) && (rc = seg_sync(&x->seg)) != 0)
+        return rc;
+    uint64_t ngen = x->gen_next++;
+    PREP(s, x->db, x->st, ST_BLOCK_SWAP);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, blkno);
+    bind_u64(s, 3, loc->seg);
+    bind_u64(s, 4, loc->off);
+    sqlite3_bind_int64(s, 5, loc->len);
+    sqlite3_bind_int64(s, 6, loc->codec);
+    sqlite3_bind_int64(s, 7, loc->crc32c);
+    bind_u64(s, 8, model);
+    bind_u64(s, 9, gen);
+    bind_u64(s, 10, ngen);
+    sqlite3_bind_int64(s, 11, loc->raw_len);
+    rc = cas_done(x, s, ino, blkno);
+    if (rc == 0)
+        loc->gen = ngen;
+    return rc;
+}
+
+int idx_w_block_keep(struct idx *x, uint64_t ino, uint64_t blkno, uint64_t gen,
+                     uint64_t why)
+{
+    sqlite3_stmt *s;
+    IDX_W_CHECK(x);
+    if (why == 0)
+        return -EINVAL;
+    PREP(s, x->db, x->st, ST_BLOCK_KEEP);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, blkno);
+    bind_u64(s, 3, gen);
+    bind_u64(s, 4, why);
+    return cas_done(x, s, ino, blkno);
+}
+
+int idx_w_block_drop(struct idx *x, uint64_t ino, uint64_t blkno, uint64_t gen)
+{
+    sqlite3_stmt *s;
+    IDX_W_CHECK(x);
+    PREP(s, x->db, x->st, ST_BLOCK_DEL_GEN);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, blkno);
+    bind_u64(s, 3, gen);
+    return cas_done(x, s, ino, blkno);
+}
+
+int idx_w_queue_drop_orphan(struct idx *x, uint64_t ino, uint64_t blkno)
+{
+    sqlite3_stmt *s;
+    IDX_W_CHECK(x);
+    PREP(s, x->db, x->st, ST_QUEUE_DEL_ORPHAN);
+    bind_u64(s, 1, ino);
+    bind_u64(s, 2, blkno);
+    return idx_exec_stmt(s);
+}
+
+int idx_w_requeue_kept(struct idx *x, uint64_t model, uint64_t *n)
+{
+    sqlite3_stmt *s;
+    int rc;
+    IDX_W_CHECK(x);
+    PREP(s, x->db, x->st, ST_REQUEUE_KEPT);
+    bind_u64(s, 1, model);
+    sqlite3_bind_int64(s, 2, idx_now_ns());
+    if ((rc = idx_exec_stmt(s)) != 0)
+        return rc;
+    if (n)
+        *n = (uint64_t)sqlite3_changes(x->db);
+    PREP(s, x->db, x->st, ST_UNKEEP);
+    bind_u64(s, 1, model);
+    return idx_exec_stmt(s);
+}
+
+int idx_w_model_note(struct idx *x, uint64_t model, const char *preset)
+{
+    sqlite3_stmt *s;
+    IDX_W_CHECK(x);
+    PREP(s, x->db, x->st, ST_MODEL_NOTE);
+    bind_u64(s, 1, model);
+    sqlite3_bind_text(s, 2, preset, -1, SQLITE_STATIC);
+    return idx_exec_stmt(s);
+}
+
+int idx_r_model_name(struct idx_rd *r, uint64_t model, char *buf, size_t cap)
+{
+    sqlite3_stmt *s;
+    PREP(s, r->db, r->st, ST_MODEL_NAME);
+    bind_u64(s, 1, model);
+    int rc = step_row(s);
+    if (rc != 0)
+        return rc;
+    const unsigned char *t = sqlite3_column_text(s, 0);
+    if (cap)
+        snprintf(buf, cap, "%s", t ? (const char *)t : "");
+    stmt_done(s);
+    return 0;
+}
+
+int idx_r_census(struct idx_rd *r, uint64_t ino, struct idx_census_row *rows,
+                 int cap)
+{
+    sqlite3_stmt *s;
+    if (ino) {
+        PREP(s, r->db, r->st, ST_CENSUS_INO);
+        bind_u64(s, 1, ino);
+    } else {
+        PREP(s, r->db, r->st, ST_CENSUS_ALL);
+    }
+    int rv, k = 0;
+    while ((rv = sqlite3_step(s)) == SQLITE_ROW) {
+        if (k < cap) {
+            struct idx_census_row *w = &rows[k];
+            w->codec = (uint32_t)sqlite3_column_int64(s, 0);
+            w->model = (uint64_t)sqlite3_column_int64(s, 1);
+            w->kept = (uint64_t)sqlite3_column_int64(s, 2);
+            w->n_blocks = (uint64_t)sqlite3_column_int64(s, 3);
+            w->raw_bytes = (uint64_t)sqlite3_column_int64(s, 4);
+            w->payload_bytes = (uint64_t)sqlite3_column_int64(s, 5);
+        }
+        k++;
+    }
+    int rc = rv == SQLITE_DONE ? 0 : idx_sqlerr(rv);
+    stmt_done(s);
+    return rc ? rc : k;
+}
+
+int idx_r_queue_count(struct idx_rd *r, uint64_t ino, int64_t before_ns,
+                      uint64_t *n)
+{
+    sqlite3_stmt *s;
+    if (ino) {
+        PREP(s, r->db, r->st, ST_QUEUE_COUNT_INO);
+        bind_u64(s, 1, ino);
+    } else if (before_ns > 0) {
+        PREP(s, r->db, r->st, ST_QUEUE_COUNT_BEFORE);
+        sqlite3_bind_int64(s, 1, before_ns);
+    } else {
+        PREP(s, r->db, r->st, ST_QUEUE_COUNT);
+    }
+    int rc = step_row(s);
+    if (rc != 0)
+        return rc == -ENOENT ? -EIO : rc;
+    *n = (uint64_t)sqlite3_column_int64(s, 0);
+    stmt_done(s);
+    return 0;
 }

@@ -14,7 +14,7 @@
  * read version is newer than IDX_READ_VERSION is refused; one whose write
  * version is newer than IDX_WRITE_VERSION is opened read-only. */
 #define IDX_READ_VERSION   1
-#define IDX_WRITE_VERSION  1
+#define IDX_WRITE_VERSION  2
 #define IDX_APPLICATION_ID 0x66646673   /* "fdfs": PRAGMA application_id */
 
 #define IDX_DB_NAME    "fadefs.db"
@@ -39,6 +39,12 @@ enum idx_stmt {
     ST_QUEUE_DEL_FROM,
     ST_TOTALS,
     ST_BLOCK_FROM,
+    ST_BLOCK_SWAP, ST_BLOCK_KEEP, ST_BLOCK_DEL_GEN,
+    ST_REQUEUE_KEPT, ST_UNKEEP, ST_CENSUS_ALL, ST_CENSUS_INO, ST_QUEUE_COUNT,
+    ST_QUEUE_COUNT_INO, ST_QUEUE_COUNT_BEFORE, ST_MODEL_NOTE, ST_MODEL_NAME, ST_QUEUE_DEL_ORPHAN,
+    ST_CHK_INTEGRITY, ST_CHK_BLK_NOINODE, ST_CHK_BLK_NOTREG, ST_CHK_BLK_RANGE,
+    ST_CHK_BLK_CODEC, ST_CHK_QUEUE, ST_CHK_DENTRY, ST_CHK_NLINK, ST_CHK_TOTALS,
+    ST_CHK_SEG_LIVE, ST_CHK_SEG_USED, ST_CHK_COUNTS, ST_CHK_WALK, ST_ENTRY_OF,
     ST__COUNT
 };
 
@@ -50,7 +56,9 @@ struct idx {
     int           dirfd;
     int           lockfd;     /* flock held for the lifetime of the struct */
     int           read_only;
+    int           created;    /* this open made the store (idx_created) */
     uint32_t      block_size;
+    int64_t       version;    /* write version of the store as opened */
     uint64_t      gen_next;   /* next block generation: epoch << 40 | counter */
     struct seg_store seg;
 };
@@ -73,7 +81,10 @@ int idx_exec_stmt(sqlite3_stmt *s);
 int idx_exec(sqlite3 *db, const char *sql);
 void idx_finalize_all(sqlite3_stmt **cache);
 
-/* Creates the version-1 schema, meta rows and the root inode on a fresh
+/* Brings a store of write version `from` (1) up to IDX_WRITE_VERSION
+ * inside the caller's transaction: what changed is in FORMAT-store.md. */
+int idx_schema_upgrade(sqlite3 *db, int64_t from, char *msg, size_t msg_cap);
+/* Creates the current schema, meta rows and the root inode on a fresh
  * database (inside the caller's transaction). */
 int idx_schema_create(sqlite3 *db, uint32_t block_size, char *msg, size_t msg_cap);
 /* -EUCLEAN (with a message) if a table or trigger of the schema is missing. */

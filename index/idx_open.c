@@ -102,6 +102,118 @@ static int dir_is_empty(int dirfd)
                       skip_fresh);
 }
 
+/* The store holds the data of every file written through the mount: only
+ * its owner may read it, whatever the umask (docs/FORMAT-store.md). */
+#define STORE_DIR_MODE  0700
+#define STORE_FILE_MODE 0600
+
+/* mkdirat that gives the folder STORE_DIR_MODE even under a umask that
+ * takes owner bits away; -EEXIST if it exists (left as it is). */
+static int mkdir_private(int dirfd, const char *name)
+{
+    if (mkdirat(dirfd, name, STORE_DIR_MODE) != 0)
+        return -errno;
+    if (fchmodat(dirfd, name, STORE_DIR_MODE, 0) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Creates the empty file `name` (which must not exist) with
+ * STORE_FILE_MODE.  SQLite gives a database it creates the mode 0644 minus
+ * the umask, and its -wal, -shm and -journal files the database's mode, so
+ * the database file is made here first and SQLite opens it empty. */
+static int create_private(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                    STORE_FILE_MODE);
+    if (fd < 0)
+        return -errno;
+    int rc = fchmod(fd, STORE_FILE_MODE) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* Sets the mode of `name` in dirfd (a regular file or a folder whose stat
+ * is *st, never a symlink's target) to mode if it differs: 0 or -errno. */
+static int set_mode_at(int dirfd, const char *name, const struct stat *st,
+                       mode_t mode)
+{
+    if ((st->st_mode & 07777) == mode)
+        return 0;
+    return fchmodat(dirfd, name, mode, 0) == 0 ? 0 : -errno;
+}
+
+/* Gives every regular file in the folder open at dirfd STORE_FILE_MODE;
+ * at the top (the store folder) also segments/ STORE_DIR_MODE and its
+ * files likewise.  Other entries (lost+found) are left alone. */
+static int tighten_dir(struct idx *x, int dirfd, int top, char *msg,
+                       size_t msg_cap)
+{
+    const char *sub = top ? "" : IDX_SEG_DIR "/";
+    const char *here = top ? "" : "/" IDX_SEG_DIR;
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        int rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        snprintf(msg, msg_cap, "cannot read %s%s: %s", x->dir, here, strerror(-rc));
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *de;
+    for (errno = 0; rc == 0 && (de = readdir(d)) != NULL; errno = 0) {
+        const char *n = de->d_name;
+        struct stat st;
+        if (!strcmp(n, ".") || !strcmp(n, ".."))
+            continue;
+        if (fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = errno == ENOENT ? 0 : -errno;
+        } else if (S_ISREG(st.st_mode)) {
+            rc = set_mode_at(dirfd, n, &st, STORE_FILE_MODE);
+        } else if (top && S_ISDIR(st.st_mode) && !strcmp(n, IDX_SEG_DIR)) {
+            rc = set_mode_at(dirfd, n, &st, STORE_DIR_MODE);
+            int sfd = rc ? -1 : openat(dirfd, n, O_RDONLY | O_DIRECTORY |
+                                       O_NOFOLLOW | O_CLOEXEC);
+            if (rc == 0 && sfd < 0)
+                rc = -errno;
+            if (sfd >= 0) {
+                rc = tighten_dir(x, sfd, 0, msg, msg_cap);
+                close(sfd);
+                if (rc)
+                    break;     /* the message names the file already */
+            }
+        }
+        if (rc)
+            snprintf(msg, msg_cap, "cannot make %s/%s%s private: %s", x->dir, sub,
+                     n, strerror(-rc));
+    }
+    if (rc == 0 && errno != 0) {
+        rc = -errno;
+        snprintf(msg, msg_cap, "cannot read %s%s: %s", x->dir, here, strerror(-rc));
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Every writable open makes the store private again, so that a store made
+ * under a loose umask (or by an older fadefs) or loosened since is closed
+ * to other users before it takes more data: the store folder itself (when
+ * it is ours: it may be someone's mount point), segments/ and every file. */
+static int tighten_store(struct idx *x, char *msg, size_t msg_cap)
+{
+    struct stat st;
+    int rc = fstat(x->dirfd, &st) == 0 ? 0 : -errno;
+    if (rc == 0 && st.st_uid == geteuid() &&
+        (st.st_mode & 07777) != STORE_DIR_MODE && fchmod(x->dirfd, STORE_DIR_MODE) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        snprintf(msg, msg_cap, "cannot make %s private: %s", x->dir, strerror(-rc));
+        return rc;
+    }
+    return tighten_dir(x, x->dirfd, 1, msg, msg_cap);
+}
+
 static int fsync_at(int dirfd, const char *name)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -130,9 +242,13 @@ static int create_store(struct idx *x, uint32_t block_size, char *msg, size_t ms
             snprintf(msg, msg_cap, "cannot remove %s: %s", leftovers[i], strerror(-rc));
             return rc;
         }
-    if (mkdirat(x->dirfd, IDX_SEG_DIR, 0755) != 0 && errno != EEXIST) {
-        rc = -errno;
+    if ((rc = mkdir_private(x->dirfd, IDX_SEG_DIR)) != 0 && rc != -EEXIST) {
         snprintf(msg, msg_cap, "cannot create %s/%s: %s", x->dir, IDX_SEG_DIR,
+                 strerror(-rc));
+        return rc;
+    }
+    if ((rc = create_private(x->dirfd, IDX_NEW_DB)) != 0) {
+        snprintf(msg, msg_cap, "cannot create %s/%s: %s", x->dir, IDX_NEW_DB,
                  strerror(-rc));
         return rc;
     }
@@ -145,6 +261,7 @@ static int create_store(struct idx *x, uint32_t block_size, char *msg, size_t ms
         sqlite3_close(db);
         return idx_sqlerr(r) ? idx_sqlerr(r) : -EIO;
     }
+    sqlite3_extended_result_codes(db, 1);   /* idx_sqlerr tells constraints apart */
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;"
@@ -183,7 +300,8 @@ static int create_store(struct idx *x, uint32_t block_size, char *msg, size_t ms
 
 static int take_lock(struct idx *x, char *msg, size_t msg_cap)
 {
-    x->lockfd = openat(x->dirfd, IDX_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    x->lockfd = openat(x->dirfd, IDX_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC,
+                       STORE_FILE_MODE);
     if (x->lockfd < 0 && x->read_only)
         x->lockfd = openat(x->dirfd, IDX_LOCK_NAME, O_RDONLY | O_CLOEXEC);
     if (x->lockfd < 0) {
@@ -244,11 +362,17 @@ static int open_segments(struct idx *x, uint64_t segment_max, char *msg, size_t 
     int rc = 0;
     int sfd = openat(x->dirfd, IDX_SEG_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sfd < 0 && errno == ENOENT && !x->read_only) {
-        if (mkdirat(x->dirfd, IDX_SEG_DIR, 0755) == 0 && fsync(x->dirfd) == 0)
+        rc = mkdir_private(x->dirfd, IDX_SEG_DIR);
+        if (rc == 0 && fsync(x->dirfd) != 0)
+            rc = -errno;
+        if (rc == 0)
             sfd = openat(x->dirfd, IDX_SEG_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rc == 0 && sfd < 0)
+            rc = -errno;
+    } else if (sfd < 0) {
+        rc = -errno;
     }
     if (sfd < 0) {
-        rc = -errno;
         snprintf(msg, msg_cap, "cannot open %s/%s: %s", x->dir, IDX_SEG_DIR,
                  strerror(-rc));
         return rc;
@@ -329,6 +453,17 @@ static int check_db(struct idx *x, char *msg, size_t msg_cap)
     if (bs <= 0 || bs > (1 << 30)) {
         snprintf(msg, msg_cap, "damaged store: block size %lld", (long long)bs);
         return -EUCLEAN;
+    }
+    if (wv < IDX_WRITE_VERSION) {
+        /* An older store: a writable open upgrades it in place; a read-only
+         * one cannot, and the calls that need the new columns then fail. */
+        x->version = wv;
+        if (!x->read_only && (rc = idx_schema_upgrade(x->db, wv, msg, msg_cap)) != 0)
+            return rc;
+        if (!x->read_only)
+            x->version = IDX_WRITE_VERSION;
+    } else {
+        x->version = IDX_WRITE_VERSION;
     }
     x->block_size = (uint32_t)bs;
 
@@ -467,9 +602,12 @@ int idx_open(struct idx **out, const char *dir, const struct idx_opts *opts,
         }
         uint32_t bs = opts->block_size ? opts->block_size : 65536;
         if ((rc = take_lock(x, msg, msg_cap)) != 0 ||
+            (rc = tighten_store(x, msg, msg_cap)) != 0 ||
             (rc = create_store(x, bs, msg, msg_cap)) != 0)
             goto fail;
-    } else if ((rc = take_lock(x, msg, msg_cap)) != 0) {
+        x->created = 1;
+    } else if ((rc = take_lock(x, msg, msg_cap)) != 0 ||
+               (!x->read_only && (rc = tighten_store(x, msg, msg_cap)) != 0)) {
         goto fail;
     }
     if ((rc = open_db(x, msg, msg_cap)) != 0 ||
@@ -520,6 +658,11 @@ uint32_t idx_block_size(const struct idx *x)
 int idx_read_only(const struct idx *x)
 {
     return x->read_only;
+}
+
+int idx_created(const struct idx *x)
+{
+    return x->created;
 }
 
 int idx_rd_open(struct idx *x, struct idx_rd **out)

@@ -1,4 +1,4 @@
-/* idx_schema.c — the store's SQL schema (format version 1), its creation
+/* idx_schema.c — the store's SQL schema (format version 2), its creation
  * and the check that an opened database has it.  docs/FORMAT-store.md
  * explains every table; change both together and bump the versions. */
 #include <errno.h>
@@ -38,7 +38,8 @@ static const char schema_sql[] =
     "CREATE TABLE blocks(ino INTEGER NOT NULL, blkno INTEGER NOT NULL,"
     " seg INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,"
     " raw_len INTEGER NOT NULL, codec INTEGER NOT NULL, crc INTEGER NOT NULL,"
-    " gen INTEGER NOT NULL, PRIMARY KEY(ino, blkno)) WITHOUT ROWID;\n"
+    " gen INTEGER NOT NULL, model INTEGER NOT NULL DEFAULT 0,"
+    " kept INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(ino, blkno)) WITHOUT ROWID;\n"
     "CREATE INDEX blocks_seg ON blocks(seg, off);\n"
     "CREATE TABLE queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " ino INTEGER NOT NULL, blkno INTEGER NOT NULL, t INTEGER NOT NULL);\n"
@@ -133,5 +134,34 @@ int idx_schema_check(sqlite3 *db, char *msg, size_t msg_cap)
         sqlite3_reset(s);
     }
     sqlite3_finalize(s);
+    return rc;
+}
+
+/* Version 1 -> 2: the block map learns which model coded a block (`model`,
+ * 0 for raw) and whether the compressor decided to keep it raw (`kept`).
+ * A version-1 build can still read such a store (it names its columns), so
+ * only the write version moves.  ALTER TABLE ... ADD COLUMN with a constant
+ * default rewrites no row: the upgrade costs the same for any store size. */
+int idx_schema_upgrade(sqlite3 *db, int64_t from, char *msg, size_t msg_cap)
+{
+    char sql[512];
+    if (from != 1) {
+        snprintf(msg, msg_cap, "store write version %lld: no upgrade known",
+                 (long long)from);
+        return -EPROTO;
+    }
+    snprintf(sql, sizeof sql,
+             "BEGIN IMMEDIATE;"
+             "ALTER TABLE blocks ADD COLUMN model INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE blocks ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;"
+             "UPDATE meta SET value = %d WHERE key = 'write_version';"
+             "PRAGMA user_version = %d;"
+             "COMMIT;", IDX_WRITE_VERSION, IDX_WRITE_VERSION);
+    int rc = idx_exec(db, sql);
+    if (rc != 0) {
+        snprintf(msg, msg_cap, "cannot upgrade the store to format %d: %s",
+                 IDX_WRITE_VERSION, sqlite3_errmsg(db));
+        idx_exec(db, "ROLLBACK");
+    }
     return rc;
 }

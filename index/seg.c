@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "codec/fade.h"
+#include "codec/crc32c.h"
 
 static int sys_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
@@ -191,9 +191,11 @@ int seg_create(struct seg_store *st, uint64_t id)
         st->dirty = 0;
     }
     seg_name(name, id);
-    int fd = sys->openat(st->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* Owner-only whatever the umask: segments hold file data. */
+    int fd = sys->openat(st->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
+    rc = fchmod(fd, 0600) == 0 ? 0 : -errno;
     memset(h, 0, sizeof h);
     memcpy(h, SEG_FILE_MAGIC, 8);
     h[8] = SEG_READ_VERSION;
@@ -201,7 +203,8 @@ int seg_create(struct seg_store *st, uint64_t id)
     seg_put32(h + 12, SEG_FILE_HDR_LEN);
     seg_put64(h + 16, id);
     seg_put32(h + 28, fade_crc32c(0, h, 28));
-    rc = write_full(sys, fd, h, sizeof h, 0);
+    if (rc == 0)
+        rc = write_full(sys, fd, h, sizeof h, 0);
     if (rc == 0 && sys->fdatasync(fd) != 0)
         rc = -errno;
     /* The new name must be durable before any row can point into it. */

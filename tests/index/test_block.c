@@ -373,3 +373,143 @@ Test(block, usage_counts_and_sums)
     cr_assert_eq(n, 1);
     cr_assert_eq(bytes, 50);
 }
+
+/* ---- background compression: compare-and-swap on the generation ---- */
+TestSuite(cas, .init = setup, .fini = teardown);
+
+/* A raw block of ino 5 at blkno, committed and queued; returns its row. */
+static struct idx_bloc cas_block(uint64_t blkno, int seed)
+{
+    char a[300];
+    itest_fill(a, sizeof a, seed);
+    struct idx_bloc l;
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_payload_append(x, 5, blkno, 0, sizeof a, a, sizeof a, &l), 0);
+    cr_assert_eq(idx_w_block_put(x, 5, blkno, &l), 0);
+    cr_assert_eq(idx_w_queue_push(x, 5, blkno), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    return l;
+}
+
+static uint64_t queued(uint64_t ino)
+{
+    uint64_t n = 99;
+    cr_assert_eq(idx_r_queue_count(r, ino, 0, &n), 0);
+    return n;
+}
+
+Test(cas, swap_lands_only_on_the_generation_read)
+{
+    struct idx_bloc old = cas_block(0, 1);
+    char coded[100];
+    itest_fill(coded, sizeof coded, 9);
+    struct idx_bloc l;
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_payload_append(x, 5, 0, 1, 300, coded, sizeof coded, &l), 0);
+    /* A generation that is not the row's: nothing changes. */
+    cr_assert_eq(idx_w_block_swap(x, 5, 0, old.gen + 1, &l, 0x1234), -ESTALE);
+    /* A raw length that is not the row's: refused the same way. */
+    struct idx_bloc wrong = l;
+    wrong.raw_len = 299;
+    cr_assert_eq(idx_w_block_swap(x, 5, 0, old.gen, &wrong, 0x1234), -ESTALE);
+    cr_assert_eq(idx_w_block_swap(x, 5, 0, old.gen, &l, 0x1234), 0);
+    cr_assert_neq(l.gen, old.gen);
+    cr_assert_eq(idx_w_model_note(x, 0x1234, "tiny"), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    struct idx_bloc now;
+    cr_assert_eq(idx_r_block_get(r, 5, 0, &now), 0);
+    cr_assert_eq(now.codec, 1);
+    cr_assert_eq(now.len, 100);
+    cr_assert_eq(now.raw_len, 300);
+    cr_assert_eq(now.gen, l.gen);
+    read_back(&now, coded, sizeof coded);
+    cr_assert_eq(queued(5), 0, "the queue row stays after a swap");
+    struct idx_census_row rows[4];
+    cr_assert_eq(idx_r_census(r, 5, rows, 4), 1);
+    cr_assert_eq(rows[0].codec, 1);
+    cr_assert_eq(rows[0].model, 0x1234);
+    cr_assert_eq(rows[0].raw_bytes, 300);
+    cr_assert_eq(rows[0].payload_bytes, 100);
+    char name[16];
+    cr_assert_eq(idx_r_model_name(r, 0x1234, name, sizeof name), 0);
+    cr_assert_str_eq(name, "tiny");
+    cr_assert_eq(idx_r_model_name(r, 0x999, name, sizeof name), -ENOENT);
+    /* A rewrite clears what the compressor knew. */
+    struct idx_bloc again = cas_block(0, 2);
+    cr_assert_eq(again.codec, 0);
+    cr_assert_eq(idx_r_census(r, 5, rows, 4), 1);
+    cr_assert_eq(rows[0].codec, 0);
+    cr_assert_eq(rows[0].model, 0);
+    cr_assert_eq(queued(5), 1);
+}
+
+Test(cas, rewritten_or_deleted_blocks_are_stale)
+{
+    struct idx_bloc old = cas_block(0, 1);
+    struct idx_bloc newer = cas_block(0, 2);     /* rewritten: new gen, queued again */
+    cr_assert_neq(newer.gen, old.gen);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_keep(x, 5, 0, old.gen, 0x55), -ESTALE);
+    cr_assert_eq(idx_w_block_drop(x, 5, 0, old.gen), -ESTALE);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(queued(5), 1, "a lost race took the newer version's queue row");
+    struct idx_bloc gone = cas_block(1, 3);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_truncate(x, 5, 1), 0);
+    cr_assert_eq(idx_w_block_keep(x, 5, 1, gone.gen, 0x55), -ESTALE);
+    cr_assert_eq(idx_w_block_keep(x, 5, 0, newer.gen, 0), -EINVAL);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+}
+
+Test(cas, keep_drop_and_requeue)
+{
+    struct idx_bloc a = cas_block(0, 1), b = cas_block(1, 2), c = cas_block(2, 3);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_block_keep(x, 5, 0, a.gen, 0x77), 0);
+    cr_assert_eq(idx_w_block_keep(x, 5, 1, b.gen, IDX_KEPT_FAILED), 0);
+    cr_assert_eq(idx_w_block_drop(x, 5, 2, c.gen), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(queued(5), 0);
+    struct idx_bloc l;
+    cr_assert_eq(idx_r_block_get(r, 5, 2, &l), -ENOENT, "a dropped block is a hole");
+    struct idx_census_row rows[4];
+    cr_assert_eq(idx_r_census(r, 0, rows, 4), 2);
+    int seen_kept = 0, seen_failed = 0;
+    for (int i = 0; i < 2; i++) {
+        seen_kept += rows[i].kept == 0x77;
+        seen_failed += rows[i].kept == IDX_KEPT_FAILED;
+    }
+    cr_assert(seen_kept == 1 && seen_failed == 1);
+    /* The same model: nothing to retry. */
+    uint64_t n = 99;
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_requeue_kept(x, 0x77, &n), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(n, 1, "only the failed block is queued again");
+    cr_assert_eq(queued(5), 1);
+    /* Another model: the kept one too. */
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_requeue_kept(x, 0x88, &n), 0);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(queued(5), 2);
+    cr_assert_eq(idx_r_census(r, 0, rows, 4), 1);
+    cr_assert_eq(rows[0].kept, 0);
+}
+
+Test(cas, orphan_queue_rows_go_others_stay)
+{
+    cas_block(0, 1);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_queue_push(x, 5, 9), 0);       /* names no block */
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(queued(5), 2);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_queue_drop_orphan(x, 5, 9), 0);
+    cr_assert_eq(idx_w_queue_drop_orphan(x, 5, 0), 0);  /* has a block: stays */
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    cr_assert_eq(queued(5), 1);
+    uint64_t cold = 99;
+    cr_assert_eq(idx_r_queue_count(r, 0, 1, &cold), 0);
+    cr_assert_eq(cold, 0, "a row queued now counted as queued before 1970");
+}

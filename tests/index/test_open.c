@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "index/idx.h"
+#include "index/idx_int.h"
 #include "tests/index/idx_testutil.h"
 
 static char *dir;
@@ -278,5 +281,214 @@ Test(open, every_open_starts_a_new_segment)
     cr_assert_eq(try_open(0, 0, msg, sizeof msg, &x), 0, "%s", msg);
     itest_put_block(x, 5, 1, buf, sizeof buf, &b);
     cr_assert_gt(b.seg, a.seg);
+    idx_close(x);
+}
+
+Test(open, created_only_by_the_open_that_made_it)
+{
+    struct idx *x;
+    char msg[256];
+    /* A fresh file system's mount point: lost+found does not make the
+     * directory a foreign one, and the store made there is new. */
+    cr_assert_eq(mkdir(itest_path(dir, "lost+found"), 0700), 0);
+    cr_assert_eq(try_open(1, 0, msg, sizeof msg, &x), 0, "%s", msg);
+    cr_assert_eq(idx_created(x), 1);
+    idx_close(x);
+    cr_assert_eq(try_open(1, 0, msg, sizeof msg, &x), 0, "%s", msg);
+    cr_assert_eq(idx_created(x), 0);
+    idx_close(x);
+    cr_assert_eq(try_open(0, 1, msg, sizeof msg, &x), 0, "%s", msg);
+    cr_assert_eq(idx_created(x), 0);
+    idx_close(x);
+}
+
+/* ---- the store is private to its owner ---- */
+
+static mode_t mode_of(const char *name)
+{
+    struct stat st;
+    cr_assert_eq(lstat(itest_path(dir, name), &st), 0, "%s: %s", name, strerror(errno));
+    return st.st_mode & 07777;
+}
+
+static void seg_file(char *out, size_t cap, uint64_t seg)
+{
+    snprintf(out, cap, "segments/%016llx.seg", (unsigned long long)seg);
+}
+
+/* Every file and folder of an open store (its WAL files included) is
+ * owner-only. */
+static void assert_private(uint64_t seg)
+{
+    static const char *const files[] = {
+        "fadefs.db", "fadefs.db-wal", "fadefs.db-shm", "fadefs.lock",
+    };
+    char sf[64];
+    seg_file(sf, sizeof sf, seg);
+    cr_assert_eq(mode_of("."), 0700, "store: %o", mode_of("."));
+    cr_assert_eq(mode_of("segments"), 0700, "segments: %o", mode_of("segments"));
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        cr_assert_eq(mode_of(files[i]), 0600, "%s: %o", files[i], mode_of(files[i]));
+    cr_assert_eq(mode_of(sf), 0600, "%s: %o", sf, mode_of(sf));
+}
+
+static struct idx *open_with_block(uint64_t ino, struct idx_bloc *loc)
+{
+    struct idx *x;
+    char msg[256];
+    char buf[300];
+    itest_fill(buf, sizeof buf, 9);
+    cr_assert_eq(try_open(1, 0, msg, sizeof msg, &x), 0, "%s", msg);
+    itest_put_block(x, ino, 0, buf, sizeof buf, loc);
+    return x;
+}
+
+Test(open, store_is_private_whatever_the_umask)
+{
+    umask(0);
+    struct idx_bloc a, b;
+    struct idx *x = open_with_block(5, &a);
+    assert_private(a.seg);
+    idx_close(x);
+
+    /* Loosened by hand (or made by an older fadefs): the next writable
+     * open closes it again, files of earlier segments included. */
+    char sf[64];
+    seg_file(sf, sizeof sf, a.seg);
+    cr_assert_eq(chmod(dir, 0777), 0);
+    cr_assert_eq(chmod(itest_path(dir, "segments"), 0777), 0);
+    cr_assert_eq(chmod(itest_path(dir, "fadefs.db"), 0666), 0);
+    cr_assert_eq(chmod(itest_path(dir, "fadefs.lock"), 0666), 0);
+    cr_assert_eq(chmod(itest_path(dir, sf), 0644), 0);
+    x = open_with_block(6, &b);
+    cr_assert_neq(b.seg, a.seg);
+    assert_private(a.seg);
+    assert_private(b.seg);
+    idx_close(x);
+
+    /* A read-only open (fsck of someone's store) changes nothing. */
+    cr_assert_eq(chmod(itest_path(dir, "fadefs.db"), 0640), 0);
+    char msg[256];
+    cr_assert_eq(try_open(0, 1, msg, sizeof msg, &x), 0, "%s", msg);
+    idx_close(x);
+    cr_assert_eq(mode_of("fadefs.db"), 0640);
+}
+
+/* In a child that has become `nobody`: the files of the store must not
+ * open.  Exit status: 0, or the index of the first check that failed. */
+static int as_nobody(const char *const *names, size_t n, int reachable)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(100);
+        if (getuid() != 65534 || geteuid() != 65534)
+            _exit(101);
+        for (size_t i = 0; i < n; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            struct stat st;
+            /* With the folders open, the file's own mode is what stops us. */
+            if (reachable && stat(path, &st) != 0)
+                _exit(50 + (int)i);
+            int fd = open(path, O_RDONLY);
+            if (fd >= 0 || errno != EACCES)
+                _exit(1 + (int)i);
+        }
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child did not exit");
+    return WEXITSTATUS(status);
+}
+
+Test(open, second_user_cannot_read_the_store)
+{
+    umask(0);
+    struct idx_bloc a;
+    struct idx *x = open_with_block(5, &a);
+    char sf[64];
+    seg_file(sf, sizeof sf, a.seg);
+    const char *const names[] = {
+        "fadefs.db", sf, "fadefs.db-wal", "fadefs.db-shm", "fadefs.lock",
+        "segments",
+    };
+    const size_t n = sizeof names / sizeof names[0];
+    int rc = as_nobody(names, n, 0);
+    cr_assert_neq(rc, 100, "cannot become nobody (65534)");
+    cr_assert_eq(rc, 0, "check %d failed: %s opened", rc,
+                 rc >= 1 && (size_t)rc <= n ? names[rc - 1] : "?");
+
+    /* Even with both folders opened up, every file stays closed. */
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chmod(itest_path(dir, "segments"), 0755), 0);
+    rc = as_nobody(names, n - 1, 1);
+    cr_assert_eq(rc, 0, "check %d failed (%s)", rc,
+                 rc >= 50 ? "cannot reach the store from nobody: check TMPDIR's modes"
+                 : rc >= 1 && (size_t)rc < n ? names[rc - 1] : "?");
+    idx_close(x);
+}
+
+/* ---- SQLite results as errno ---- */
+TestSuite(sqlerr, .init = setup, .fini = teardown);
+
+Test(sqlerr, only_key_clashes_are_eexist)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+    sqlite3_extended_result_codes(db, 1);   /* as every store connection */
+    cr_assert_eq(sqlite3_exec(db,
+        "CREATE TABLE p(id INTEGER PRIMARY KEY);"
+        "CREATE TABLE k(a INTEGER, b INTEGER, PRIMARY KEY(a, b)) WITHOUT ROWID;"
+        "CREATE TABLE t(u INTEGER UNIQUE, n INTEGER NOT NULL,"
+        " c INTEGER CHECK (c >= 0), f INTEGER REFERENCES p(id));"
+        "CREATE TRIGGER no_seven BEFORE INSERT ON t WHEN new.n = 7"
+        " BEGIN SELECT RAISE(ABORT, 'seven'); END;"
+        "PRAGMA foreign_keys = ON;"
+        "INSERT INTO p VALUES(1); INSERT INTO k VALUES(1, 1);"
+        "INSERT INTO t VALUES(1, 1, 1, 1);", NULL, NULL, NULL), SQLITE_OK);
+    static const struct { const char *sql; int err; } cases[] = {
+        { "INSERT INTO p VALUES(1)",            -EEXIST },   /* rowid key */
+        { "INSERT INTO k VALUES(1, 1)",         -EEXIST },   /* primary key */
+        { "INSERT INTO t VALUES(1, 2, 2, 1)",   -EEXIST },   /* unique */
+        { "INSERT INTO t VALUES(2, NULL, 2, 1)", -EIO },     /* not null */
+        { "INSERT INTO t VALUES(3, 3, -1, 1)",  -EIO },      /* check */
+        { "INSERT INTO t VALUES(4, 7, 1, 1)",   -EIO },      /* trigger */
+        { "INSERT INTO t VALUES(5, 5, 1, 99)",  -EIO },      /* foreign key */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sqlite3_stmt *s;
+        cr_assert_eq(sqlite3_prepare_v2(db, cases[i].sql, -1, &s, NULL), SQLITE_OK);
+        int r = sqlite3_step(s);
+        cr_assert_eq(r & 0xff, SQLITE_CONSTRAINT, "%s: %d", cases[i].sql, r);
+        cr_assert_eq(idx_sqlerr(r), cases[i].err, "%s: rc %d gives %d", cases[i].sql,
+                     r, idx_sqlerr(r));
+        sqlite3_finalize(s);
+    }
+    /* Without the extended code nothing says it was a key. */
+    cr_assert_eq(idx_sqlerr(SQLITE_CONSTRAINT), -EIO);
+    sqlite3_close(db);
+}
+
+Test(sqlerr, store_link_clash_and_damage)
+{
+    struct idx *x;
+    char msg[256];
+    cr_assert_eq(try_open(1, 0, msg, sizeof msg, &x), 0, "%s", msg);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_link(x, IDX_ROOT_INO, "a", 1, 7), 0);
+    cr_assert_eq(idx_w_link(x, IDX_ROOT_INO, "a", 1, 8), -EEXIST);
+    cr_assert_eq(idx_w_commit(x, 0), 0);
+    idx_close(x);
+    /* A damaged store whose schema rejects a write: not a name clash. */
+    sql(itest_path(dir, "fadefs.db"),
+        "CREATE TRIGGER broken BEFORE INSERT ON dentries"
+        " BEGIN SELECT RAISE(ABORT, 'damaged'); END;");
+    cr_assert_eq(try_open(0, 0, msg, sizeof msg, &x), 0, "%s", msg);
+    cr_assert_eq(idx_w_begin(x), 0);
+    cr_assert_eq(idx_w_link(x, IDX_ROOT_INO, "b", 1, 9), -EIO);
+    idx_w_rollback(x);
     idx_close(x);
 }
