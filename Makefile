@@ -51,8 +51,9 @@ ISA_avx512   = -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma -mavx2
 CODEC_MAIN  = codec/fade_main.c
 CODEC_SRC   = $(filter-out $(CODEC_MAIN),$(wildcard codec/*.c))
 INDEX_SRC   = $(wildcard index/*.c)
-FS_MAIN     = fs/fadefs_main.c
-FS_SRC      = $(filter-out $(FS_MAIN),$(wildcard fs/*.c))
+# Every fs/*_main.c is one command: fadefs, fadefs-stat, fadefsck.
+FS_MAINS    = $(wildcard fs/*_main.c)
+FS_SRC      = $(filter-out $(FS_MAINS),$(wildcard fs/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIB_CODEC   = $(BUILD)/libfade.a
@@ -60,6 +61,9 @@ LIB_INDEX   = $(BUILD)/libfadeidx.a
 LIB_FS      = $(BUILD)/libfadefs.a
 FADE_BIN    = $(BUILD)/fade
 FADEFS_BIN  = $(BUILD)/fadefs
+# One binary per fs/*_main.c: fs/fadefs_stat_main.c gives build/fadefs-stat.
+fs_bin = $(BUILD)/$(subst _,-,$(patsubst fs/%_main.c,%,$(1)))
+FS_BINS     = $(foreach m,$(FS_MAINS),$(call fs_bin,$(m)))
 
 TEST_SRC    = $(wildcard tests/codec/test_*.c tests/index/test_*.c tests/fs/test_*.c)
 TEST_BINS   = $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
@@ -69,7 +73,7 @@ TOOL_SRC    = $(wildcard tests/tools/*.c)
 TOOL_BINS   = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps test test-build bench stress fuzz clean check-san
-all: $(FADE_BIN) $(FADEFS_BIN)
+all: $(FADE_BIN) $(FS_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -95,15 +99,21 @@ $(BUILD)/codec/prior.o: $(wildcard codec/prior/*.bin)
 
 $(LIB_CODEC): $(call obj,$(CODEC_SRC))
 	@rm -f $@; ar rcs $@ $^
-$(LIB_INDEX): $(call obj,$(INDEX_SRC))
+# index/ needs only the CRC from codec/ (crc32c.c stands alone): its copy
+# here lets a binary link the index without libfade.a; where both are
+# linked, the first archive's copy resolves every CRC symbol.
+$(LIB_INDEX): $(call obj,$(INDEX_SRC) codec/crc32c.c)
 	@rm -f $@; ar rcs $@ $^
 $(LIB_FS): $(call obj,$(FS_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 $(FADE_BIN): $(call obj,$(CODEC_MAIN)) $(LIB_CODEC)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS_BASE)
-$(FADEFS_BIN): $(call obj,$(FS_MAIN)) $(LIB_FS) $(LIB_INDEX) $(LIB_CODEC)
-	$(CC) $(LDSAN) -o $@ $^ $(FUSE_LIBS) -lsqlite3 $(LIBS_BASE)
+define fs_bin_rule
+$(call fs_bin,$(1)): $(call obj,$(1)) $(LIB_FS) $(LIB_INDEX) $(LIB_CODEC)
+	$$(CC) $$(LDSAN) -o $$@ $$^ $$(FUSE_LIBS) -lsqlite3 $$(LIBS_BASE)
+endef
+$(foreach m,$(FS_MAINS),$(eval $(call fs_bin_rule,$(m))))
 
 # Every test binary links everything: criterion isolates each test in its
 # own process, and one link line keeps the Makefile free of per-test rules.

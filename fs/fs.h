@@ -15,17 +15,21 @@
  *   fadefs_main.c  command line, mount, daemonising
  * docs/ARCHITECTURE.md tells the whole story.
  *
- * LOCK ORDER (take only in this order; never the reverse):
- *   1. fs_inode.rw        (one inode at a time; held across writer waits)
- *   2. fs_itab.lock       (short; never held across a wait)
- *   3. fs_cache.lock      (leaf)
- *   4. fs_writer.lock     (leaf; released while waiting on its conds)
- *   5. fs_ctx.rd_lock     (leaf)
- *   5. fs_pend.lock       (leaf)
- * The writer thread takes only 2, 3 and 4 and never an inode's rw lock, so a
- * FUSE thread may hold an inode's rw lock while it waits for a job.  The
- * syncer thread takes only 4.
- * No lock is ever held while a FUSE reply is sent (fs_ops.c).
+ * LOCK ORDER (a thread holding one of these takes only those below it;
+ * docs/ARCHITECTURE.md "Locks" says the same):
+ *   1. fs_inode.rw        one inode at a time; held across writer waits and
+ *                         fs_cache_claim waits
+ *   2. fs_itab.lock       short; fs_writer_async_done may be called under it
+ *   3. fs_writer.lock     released while waiting on its conds; an async
+ *                         job's publish() runs under it and takes 4
+ *   4. fs_pend.lock       leaf
+ *   leaves, under which no other lock is ever taken:
+ *      fs_cache.lock, fs_ctx.rd_lock, fs_sched.lock
+ * The writer thread never takes an inode's rw lock (jobs may take 2, and
+ * finish() runs with no lock held and takes 4 and the leaves), so a FUSE
+ * thread may hold an inode's rw lock while it waits for a job.  The syncer
+ * thread takes only 3.  Coder threads (fs_sched.c) hold no inode lock.
+ * No lock is ever held while a FUSE reply or notification is sent.
  */
 #ifndef FADEFS_FS_H
 #define FADEFS_FS_H
@@ -39,6 +43,7 @@
 
 #include "index/idx.h"
 #include "codec/fade.h"
+#include "fs/fs_sched.h"
 
 #define FS_NAME_MAX 255u
 
@@ -52,6 +57,7 @@ struct fs_opts {
     uint64_t dirty_bytes;     /* dirty data per open file before commit; 0 = default */
     int foreground;           /* log to stderr instead of syslog */
     int debug;                /* log debug lines */
+    struct fs_sched_opts sched;  /* background compression (fs_sched.h) */
 };
 
 #define FS_DEFAULT_BLOCK_SIZE  (256u << 10)
@@ -85,6 +91,11 @@ struct fs_cache {
     void *pool;                   /* protected by lock */
     uint32_t n_pool;              /* protected by lock */
     uint32_t buf_size;            /* size of pooled buffers; set by the first get */
+    /* Blocks being loaded from the store (fs_cache_claim): lock. */
+#define FS_CACHE_CLAIMS 64
+    struct { uint64_t ino, blkno; } claims[FS_CACHE_CLAIMS];
+    uint32_t n_claims;            /* protected by lock */
+    pthread_cond_t claim_cv;      /* a claim was released; with lock */
 };
 int  fs_cache_init(struct fs_cache *c, uint64_t limit);
 void fs_cache_fini(struct fs_cache *c);
@@ -108,6 +119,13 @@ void fs_cache_drop(struct fs_cache *c, uint64_t ino, uint64_t blkno);
 uint8_t *fs_cache_buf_get(struct fs_cache *c, uint32_t size);
 /* Gives back a buffer of cap bytes (NULL is fine). */
 void fs_cache_buf_put(struct fs_cache *c, uint8_t *p, uint32_t cap);
+/* Single flight for loads from the store: returns 1 if the caller now
+ * owns the load of (ino, blkno) and must call fs_cache_unclaim after
+ * putting the result; 0 after waiting for another thread's load (look in
+ * the cache again; on a miss, claim again).  Waits with no lock held but
+ * the caller's inode lock (shared), which the owner holds too. */
+int  fs_cache_claim(struct fs_cache *c, uint64_t ino, uint64_t blkno);
+void fs_cache_unclaim(struct fs_cache *c, uint64_t ino, uint64_t blkno);
 /* Drops every block of ino with blkno >= first. */
 void fs_cache_drop_from(struct fs_cache *c, uint64_t ino, uint64_t first);
 
@@ -244,6 +262,11 @@ struct fs_inode {
     struct timespec mtime, ctime; /* valid when attr_dirty */
     int      kill_priv;           /* clear S_ISUID/S_ISGID at next commit */
     uint64_t data_gen;            /* bumped by every write and truncate */
+    /* Decode-ahead (fs_ra.c), read and written with relaxed atomics since
+     * readers share rw: the block after the last read, and whether a read
+     * of this file has met a coded block. */
+    uint64_t ra_next;
+    int      ra_coded;
     struct fs_dbuf *dirty;        /* unsorted list */
     uint32_t n_dirty;
 };
@@ -327,6 +350,29 @@ int  fs_pend_remove(struct fs_pend *p, struct fs_dbuf *d);
 void fs_pend_error(struct fs_pend *p, uint64_t ino, int err);
 int  fs_pend_error_take(struct fs_pend *p, uint64_t ino);
 
+/* ---------------- decode-ahead (fs_ra.c) ----------------
+ * Threads at normal priority that load the next blocks of a file read in
+ * order into the cache.  fs_ra.lock is a leaf; it guards q, head, n, stop. */
+#define FS_RA_QUEUE   64
+#define FS_RA_THREADS 8
+#define FS_RA_DEPTH   2           /* blocks asked for ahead of a reader */
+struct fs_ra_req { uint64_t ino, blkno; };
+struct fs_ra {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;          /* a request or stop; with lock */
+    struct fs_ra_req q[FS_RA_QUEUE];   /* ring; lock */
+    uint32_t head, n;             /* lock */
+    int stop;                     /* lock */
+    int inited;
+    pthread_t threads[FS_RA_THREADS];
+    uint32_t n_threads;           /* fixed after start */
+};
+/* Starts n threads (at most FS_RA_THREADS; 0 = none). */
+int  fs_ra_start(struct fs_ctx *fs, uint32_t n);
+void fs_ra_stop(struct fs_ctx *fs);     /* safe without start */
+/* Asks for block blkno of ino to be loaded into the cache; never waits. */
+void fs_ra_ask(struct fs_ctx *fs, uint64_t ino, uint64_t blkno);
+
 /* ---------------- the whole daemon ---------------- */
 struct fs_ctx {
     struct idx *idx;              /* writer connection: writer thread only */
@@ -341,6 +387,8 @@ struct fs_ctx {
     struct fs_cache cache;
     struct fs_pend pend;
     struct fs_writer w;
+    struct fs_sched sched;
+    struct fs_ra ra;
 };
 /* Opens the store (creating it when empty), deletes crash orphans and
  * starts the writer.  On failure writes a one-line reason into msg. */
@@ -372,6 +420,16 @@ int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
 /* Bytes a regular file of `size` occupies: stored payloads plus dirty
  * buffers.  Takes in->rw itself: call with no inode lock held. */
 uint64_t fs_file_alloc(struct fs_ctx *fs, uint64_t ino, uint64_t size);
+/* Reads and decodes the stored block blkno (any codec) through r into dst
+ * (bs bytes, zeros past the block), sets *len to its raw length and *loc
+ * to the row the bytes came from.  -ENOENT for a hole, -EIO (logged, with
+ * inode and block) for a payload that fails its checks or its decode. */
+int fs_file_load_stored(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
+                        uint64_t blkno, uint8_t *dst, uint32_t *len,
+                        struct idx_bloc *loc);
+/* For decode-ahead: loads block blkno of ino into the cache unless it is
+ * dirty, past EOF, or there already; takes in->rw itself (no lock held). */
+void fs_file_prefetch(struct fs_ctx *fs, uint64_t ino, uint64_t blkno);
 /* Loads block blkno (committed content) into dst (bs bytes, zero-filled);
  * with in->rw held either way. */
 int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,

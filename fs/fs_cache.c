@@ -58,7 +58,51 @@ int fs_cache_init(struct fs_cache *c, uint64_t limit)
         free(c->buckets);
         return -e;
     }
+    if ((e = pthread_cond_init(&c->claim_cv, NULL))) {
+        pthread_mutex_destroy(&c->lock);
+        free(c->buckets);
+        return -e;
+    }
     return 0;
+}
+
+/* ---- one decode per block ---- */
+
+static int claim_find(const struct fs_cache *c, uint64_t ino, uint64_t blkno)
+{
+    for (uint32_t i = 0; i < c->n_claims; i++)
+        if (c->claims[i].ino == ino && c->claims[i].blkno == blkno)
+            return (int)i;
+    return -1;
+}
+
+int fs_cache_claim(struct fs_cache *c, uint64_t ino, uint64_t blkno)
+{
+    pthread_mutex_lock(&c->lock);
+    if (claim_find(c, ino, blkno) >= 0) {
+        while (claim_find(c, ino, blkno) >= 0)
+            pthread_cond_wait(&c->claim_cv, &c->lock);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    while (c->n_claims == FS_CACHE_CLAIMS)
+        pthread_cond_wait(&c->claim_cv, &c->lock);
+    c->claims[c->n_claims].ino = ino;
+    c->claims[c->n_claims].blkno = blkno;
+    c->n_claims++;
+    pthread_mutex_unlock(&c->lock);
+    return 1;
+}
+
+void fs_cache_unclaim(struct fs_cache *c, uint64_t ino, uint64_t blkno)
+{
+    pthread_mutex_lock(&c->lock);
+    int i = claim_find(c, ino, blkno);
+    if (i >= 0) {
+        c->claims[i] = c->claims[--c->n_claims];
+        pthread_cond_broadcast(&c->claim_cv);
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 static void lru_unlink(struct fs_cache *c, struct fs_centry *e)
@@ -177,6 +221,7 @@ void fs_cache_fini(struct fs_cache *c)
         free(p);
     }
     c->n_pool = 0;
+    pthread_cond_destroy(&c->claim_cv);
     pthread_mutex_destroy(&c->lock);
 }
 

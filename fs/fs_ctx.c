@@ -7,7 +7,6 @@
  * fs_ctx_close() close every one of them before the store (idx.h requires
  * readers closed first).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +18,9 @@
 
 void fs_log(struct fs_ctx *fs, int prio, const char *fmt, ...)
 {
-    /* Quiet unless something is wrong: notices and chatter only with -d. */
-    if (prio > LOG_WARNING && !fs->debug)
+    /* Quiet unless something is wrong; notices (the compressor's progress
+     * line) also in the foreground; chatter only with -d. */
+    if (prio > (fs->foreground ? LOG_NOTICE : LOG_WARNING) && !fs->debug)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -82,24 +82,6 @@ static void rd_close_all(struct fs_ctx *fs)
         r = n;
     }
     fs->rd_all = fs->rd_free = NULL;
-}
-
-/* 1 if dir has no entries (a store will be created), 0 if it has, -errno. */
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -errno;
-    int empty = 1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            empty = 0;
-            break;
-        }
-    }
-    closedir(d);
-    return empty;
 }
 
 /* ---- mount-time jobs ---- */
@@ -193,12 +175,6 @@ int fs_ctx_open(struct fs_ctx **out, const struct fs_opts *o, char *msg,
         snprintf(msg, msg_cap, "out of memory");
         goto out_free;
     }
-    int empty = dir_is_empty(o->store);
-    if (empty < 0) {
-        e = empty;
-        snprintf(msg, msg_cap, "%s", strerror(-e));
-        goto out_free;
-    }
     struct idx_opts io = {
         .create = 1,
         .block_size = o->block_size ? o->block_size : FS_DEFAULT_BLOCK_SIZE,
@@ -237,13 +213,20 @@ int fs_ctx_open(struct fs_ctx **out, const struct fs_opts *o, char *msg,
         snprintf(msg, msg_cap, "%s", strerror(-e));
         goto out_cache;
     }
+    if ((e = fs_sched_init(fs, &o->sched, msg, msg_cap)))
+        goto out_pend;
     if ((e = fs_writer_start(fs))) {
         snprintf(msg, msg_cap, "cannot start the writer thread: %s", strerror(-e));
-        goto out_pend;
+        goto out_sched;
+    }
+    /* As many decode-ahead threads as coders: both are bound by CPUs. */
+    if ((e = fs_ra_start(fs, fs->sched.o.n_coders))) {
+        snprintf(msg, msg_cap, "cannot start decode-ahead: %s", strerror(-e));
+        goto out_writer;
     }
     struct mount_job mj = {
         .j = { .run = mount_run, .durable = 1 },
-        .created = empty == 1, .uid = getuid(), .gid = getgid(),
+        .created = idx_created(fs->idx), .uid = getuid(), .gid = getgid(),
     };
     e = fs_writer_submit(fs, &mj.j);
     if (e) {
@@ -258,7 +241,10 @@ int fs_ctx_open(struct fs_ctx **out, const struct fs_opts *o, char *msg,
     return 0;
 
 out_writer:
+    fs_ra_stop(fs);
     fs_writer_stop(fs);
+out_sched:
+    fs_sched_fini(fs);
 out_pend:
     fs_pend_fini(&fs->pend);
 out_cache:
@@ -280,6 +266,8 @@ void fs_ctx_close(struct fs_ctx *fs)
 {
     if (!fs)
         return;
+    fs_sched_stop(fs);            /* no swap-in after the last flush */
+    fs_ra_stop(fs);
     fs_inode_flush_all(fs);
     struct fs_job uj = { .run = unmount_run, .durable = 1 };
     int e = fs_writer_submit(fs, &uj);
@@ -290,6 +278,7 @@ void fs_ctx_close(struct fs_ctx *fs)
     if (e)
         fs_log(fs, LOG_ERR, "final commit failed: %s", strerror(-e));
     fs_writer_stop(fs);
+    fs_sched_fini(fs);
     fs_log(fs, LOG_DEBUG, "cache: %llu hits, %llu misses",
            (unsigned long long)fs->cache.hits, (unsigned long long)fs->cache.misses);
     rd_close_all(fs);

@@ -49,61 +49,67 @@ static int is_zero(const uint8_t *p, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* Reads and decodes block blkno from the store into dst (bs bytes, zeros
- * past the block's length).  -ENOENT for a hole; -EIO (logged) for a
- * payload that fails its checks. */
-static int load_from_store(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
-                           uint64_t blkno, uint8_t *dst, uint32_t *len)
+/* Reads the payload of loc into r->pay (grown as needed). */
+static int read_payload(struct fs_rd *r, const struct idx_bloc *loc)
 {
-    struct idx_bloc loc;
-    int e = idx_r_block_get(r->rd, ino, blkno, &loc);
-    if (e)
-        return e;
-    if (loc.raw_len > fs->bs || loc.len == 0) {
-        fs_log(fs, LOG_ERR, "inode %llu block %llu: bad block map row (raw %u, len %u)",
-               (unsigned long long)ino, (unsigned long long)blkno,
-               loc.raw_len, loc.len);
-        return -EIO;
-    }
-    if (r->pay_cap < loc.len) {
-        uint8_t *p = realloc(r->pay, loc.len);
+    if (r->pay_cap < loc->len) {
+        uint8_t *p = realloc(r->pay, loc->len);
         if (!p)
             return -ENOMEM;
         r->pay = p;
-        r->pay_cap = loc.len;
+        r->pay_cap = loc->len;
     }
-    e = idx_r_payload_read(r->rd, &loc, r->pay, r->pay_cap);
-    if (e == -EIO || e == -ENOENT) {
-        /* Compaction may have moved the payload between the two calls:
-         * look the row up again and retry once if it points elsewhere. */
+    return idx_r_payload_read(r->rd, loc, r->pay, r->pay_cap);
+}
+
+int fs_file_load_stored(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
+                        uint64_t blkno, uint8_t *dst, uint32_t *len,
+                        struct idx_bloc *loc)
+{
+    int e = idx_r_block_get(r->rd, ino, blkno, loc);
+    if (e)
+        return e;
+    /* A failed read may be a move: compaction moved the payload, or the
+     * compressor swapped in a coded one (same bytes, new generation) and
+     * compaction then dropped the old record.  Look the row up again and
+     * retry while it points elsewhere (each change needs a whole writer
+     * job, so a few tries are plenty). */
+    for (int tries = 0;; tries++) {
+        if (loc->raw_len > fs->bs || loc->len == 0) {
+            fs_log(fs, LOG_ERR, "inode %llu block %llu: bad block map row (raw %u, len %u)",
+                   (unsigned long long)ino, (unsigned long long)blkno,
+                   loc->raw_len, loc->len);
+            return -EIO;
+        }
+        e = read_payload(r, loc);
+        if (e == 0 || e == -ENOMEM || tries == 3 ||
+            (e != -EIO && e != -ENOENT && e != -ESTALE))
+            break;
         struct idx_bloc again;
         int e2 = idx_r_block_get(r->rd, ino, blkno, &again);
-        if (e2 == 0 && (again.seg != loc.seg || again.off != loc.off)) {
-            uint8_t *p = r->pay;
-            if (again.len > r->pay_cap && (p = realloc(r->pay, again.len))) {
-                r->pay = p;
-                r->pay_cap = again.len;
-            }
-            if (p) {
-                loc = again;
-                e = idx_r_payload_read(r->rd, &loc, r->pay, r->pay_cap);
-            }
-        }
+        if (e2 == -ENOENT)
+            return -ENOENT;       /* deleted meanwhile: a hole now */
+        if (e2 || (again.seg == loc->seg && again.off == loc->off &&
+                   again.gen == loc->gen))
+            break;
+        *loc = again;
     }
     if (e) {
         fs_log(fs, LOG_ERR, "inode %llu block %llu: payload unreadable: %s",
                (unsigned long long)ino, (unsigned long long)blkno, strerror(-e));
         return e == -ENOMEM ? e : -EIO;
     }
-    ssize_t n = fade_block_decode(r->fctx, dst, fs->bs, r->pay, loc.len);
-    if (n == FADE_E_INVAL && !r->fctx) {
-        /* A block the compressor rewrote needs a model; contexts are big,
-         * so a reader makes one only when it first meets such a block. */
+    struct fade_block_info info;
+    ssize_t n = fade_block_info(r->pay, loc->len, &info);
+    if (n == 0 && info.codec != FADE_CODEC_RAW && !r->fctx) {
+        /* A coded block needs a model; contexts are big, so a reader
+         * makes one only when it first meets such a block. */
         struct fade_ctx_params p = { 0 };
-        if (fade_ctx_create(&r->fctx, &p) == 0)
-            n = fade_block_decode(r->fctx, dst, fs->bs, r->pay, loc.len);
+        n = fade_ctx_create(&r->fctx, &p);
     }
-    if (n < 0 || (uint64_t)n != loc.raw_len) {
+    if (n == 0)
+        n = fade_block_decode(r->fctx, dst, fs->bs, r->pay, loc->len);
+    if (n < 0 || (uint64_t)n != loc->raw_len) {
         fs_log(fs, LOG_ERR, "inode %llu block %llu: cannot decode: %s",
                (unsigned long long)ino, (unsigned long long)blkno,
                n < 0 ? fade_strerror((int)n) : "wrong length");
@@ -114,28 +120,63 @@ static int load_from_store(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
     return 0;
 }
 
-int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
-                       uint8_t *dst)
+/* fs_file_load_block; *coded (may be NULL) is set to 1 when the block came
+ * from a coded payload, the case decode-ahead exists for. */
+static int load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
+                      uint8_t *dst, int *coded)
 {
     if (fs_pend_read(&fs->pend, ino, blkno, 0, dst, fs->bs))
         return 0;
     if (fs_cache_read(&fs->cache, ino, blkno, 0, dst, fs->bs))
         return 0;
+    /* One decode per block at a time: a coded block costs seconds, so a
+     * second reader waits for the first one's result in the cache. */
+    while (!fs_cache_claim(&fs->cache, ino, blkno))
+        if (fs_cache_read(&fs->cache, ino, blkno, 0, dst, fs->bs))
+            return 0;
     struct fs_rd *r;
     int e = fs_rd_take(fs, &r);
-    if (e)
+    if (e) {
+        fs_cache_unclaim(&fs->cache, ino, blkno);
         return e;
+    }
     uint32_t len = 0;
-    e = load_from_store(fs, r, ino, blkno, dst, &len);
+    struct idx_bloc loc;
+    e = fs_file_load_stored(fs, r, ino, blkno, dst, &len, &loc);
     fs_rd_give(fs, r);
     if (e == -ENOENT) {
         memset(dst, 0, fs->bs);
-        return 0;
+        e = 0;
+    } else if (e == 0) {
+        fs_cache_put(&fs->cache, ino, blkno, dst, len);
+        if (coded && loc.codec != FADE_CODEC_RAW)
+            *coded = 1;
     }
-    if (e)
-        return e;
-    fs_cache_put(&fs->cache, ino, blkno, dst, len);
-    return 0;
+    fs_cache_unclaim(&fs->cache, ino, blkno);
+    return e;
+}
+
+int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
+                       uint8_t *dst)
+{
+    return load_block(fs, ino, blkno, dst, NULL);
+}
+
+void fs_file_prefetch(struct fs_ctx *fs, uint64_t ino, uint64_t blkno)
+{
+    struct fs_inode *in = fs_inode_find(fs, ino);
+    if (!in)
+        return;
+    pthread_rwlock_rdlock(&in->rw);
+    if (in->is_reg && blkno < (in->size + fs->bs - 1) / fs->bs &&
+        !dbuf_find(in, blkno) && !fs_cache_read(&fs->cache, ino, blkno, 0, NULL, 0)) {
+        uint8_t *buf = fs_cache_buf_get(&fs->cache, fs->bs);
+        if (buf)
+            (void)fs_file_load_block(fs, ino, blkno, buf);   /* the reader sees errors */
+        fs_cache_buf_put(&fs->cache, buf, fs->bs);
+    }
+    pthread_rwlock_unlock(&in->rw);
+    fs_inode_put(fs, in, 0, 0);
 }
 
 uint64_t fs_file_alloc(struct fs_ctx *fs, uint64_t ino, uint64_t size)
@@ -191,18 +232,32 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
                                   buf + done, (uint32_t)chunk)) {
             if (!scratch && !(scratch = fs_cache_buf_get(&fs->cache, fs->bs)))
                 return done ? (ssize_t)done : -ENOMEM;
-            int e = fs_file_load_block(fs, in->ino, blkno, scratch);
+            int coded = 0;
+            int e = load_block(fs, in->ino, blkno, scratch, &coded);
+            if (coded)
+                __atomic_store_n(&in->ra_coded, 1, __ATOMIC_RELAXED);
             if (e) {
-                /* Short read up to the damaged block: the next read starts
-                 * there and gets the error. */
+                /* The whole request fails, not a short read: the kernel
+                 * takes a short read for the end of the file and would
+                 * shrink its idea of the size.  It then reads page by
+                 * page, so the good blocks before still read. */
                 fs_cache_buf_put(&fs->cache, scratch, fs->bs);
-                return done ? (ssize_t)done : e;
+                return e;
             }
             memcpy(buf + done, scratch + boff, chunk);
         }
         done += chunk;
     }
     fs_cache_buf_put(&fs->cache, scratch, fs->bs);
+    /* A file with coded blocks read in order: decode the next ones on the
+     * decode-ahead threads while this reader copies (fs_ra.c). */
+    uint64_t first = off / fs->bs, last = (off + n - 1) / fs->bs;
+    uint64_t prev = __atomic_exchange_n(&in->ra_next, last + 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&in->ra_coded, __ATOMIC_RELAXED) &&
+        (first == prev || first + 1 == prev))
+        for (uint64_t b = last + 1; b <= last + FS_RA_DEPTH &&
+                                    b < (size + fs->bs - 1) / fs->bs; b++)
+            fs_ra_ask(fs, in->ino, b);
     return (ssize_t)n;
 }
 
@@ -298,7 +353,7 @@ struct commit_blk {
     uint64_t blkno;
     uint32_t raw_len;
     const uint8_t *data;          /* the raw bytes (the job's buffer) */
-    uint8_t *payload;             /* an encoded payload (truncate; fallback) */
+    uint8_t *payload;             /* an encoded payload (truncate) */
     size_t   plen;
     int      del;                 /* all zeros: delete the row (becomes a hole) */
     int      have_crc;            /* crc is known (kept for a re-run) */
@@ -317,7 +372,6 @@ struct commit_job {
     int kill_priv;
     uint64_t trunc_from;          /* delete rows >= this; UINT64_MAX = none */
     struct fs_dbuf *bufs;         /* async: the job's buffers, also in fs_pend */
-    int hdr;                      /* raw_header() checked: 1 usable, -1 not, 0 unknown */
 };
 
 /* Encodes a raw payload for data[0..raw_len). */
@@ -338,45 +392,6 @@ static int encode_raw(const uint8_t *data, uint32_t raw_len, uint8_t **out,
     return 0;
 }
 
-/* The header of a raw codec block (codec/FORMAT.md) holding len bytes
- * whose CRC32C is crc: the codec's own empty raw block supplies the fixed
- * fields (magic, version, codec, flags), then raw length, data CRC and the
- * header's CRC follow.  Building it here lets the payload be written as
- * header + buffer without copying the buffer behind a header. */
-#define RAW_HDR_LEN 20u
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static int raw_header(uint8_t h[RAW_HDR_LEN], uint32_t len, uint32_t crc)
-{
-    if (fade_block_encode_raw(h, RAW_HDR_LEN, NULL, 0) != RAW_HDR_LEN)
-        return -EIO;
-    put_le32(h + 8, len);
-    put_le32(h + 12, crc);
-    put_le32(h + 16, fade_crc32c(0, h, 16));
-    return 0;
-}
-
-/* 1 if raw_header() builds exactly what the codec's encoder writes (checked
- * on a sample, once per job: a codec whose raw header changed makes the
- * writer fall back to encoding a copy), else -1. */
-static int raw_header_check(void)
-{
-    static const uint8_t sample[13] = "fadefs block";
-    uint8_t want[RAW_HDR_LEN + sizeof sample], got[RAW_HDR_LEN];
-    if (fade_block_encode_raw(want, sizeof want, sample, sizeof sample) !=
-        (ssize_t)sizeof want)
-        return -1;
-    if (raw_header(got, sizeof sample, fade_crc32c(0, sample, sizeof sample)))
-        return -1;
-    return memcmp(want, got, RAW_HDR_LEN) == 0 ? 1 : -1;
-}
-
 /* Appends block b of job j as a raw block: header + the job's buffer in one
  * gathered write.  The data's CRC is the one kept up by the writes (else
  * computed here, once); the segment record derives its payload CRC from it
@@ -384,19 +399,18 @@ static int raw_header_check(void)
 static int append_raw(struct fs_ctx *fs, struct commit_job *j,
                       struct commit_blk *b, struct idx_bloc *loc)
 {
-    uint8_t h[RAW_HDR_LEN];
+    uint8_t h[FADE_RAW_HEADER_LEN];
     if (!b->have_crc) {
         b->crc = fade_crc32c(0, b->data, b->raw_len);
         b->have_crc = 1;
     }
-    int e = raw_header(h, b->raw_len, b->crc);
-    if (e)
-        return e;
+    if (fade_block_raw_header(h, sizeof h, b->raw_len, b->crc) != (ssize_t)sizeof h)
+        return -EIO;
     struct iovec iov[2] = {
-        { .iov_base = h, .iov_len = RAW_HDR_LEN },
+        { .iov_base = h, .iov_len = sizeof h },
         { .iov_base = (void *)b->data, .iov_len = b->raw_len },
     };
-    uint32_t crc[2] = { fade_crc32c(0, h, RAW_HDR_LEN), b->crc };
+    uint32_t crc[2] = { fade_crc32c(0, h, sizeof h), b->crc };
     return fs_w_payload_appendv(fs, j->ino, b->blkno, FADE_CODEC_RAW,
                                 b->raw_len, iov, 2, crc, loc);
 }
@@ -405,14 +419,6 @@ static int append_raw(struct fs_ctx *fs, struct commit_job *j,
 static int append_blk(struct fs_ctx *fs, struct commit_job *j,
                       struct commit_blk *b, struct idx_bloc *loc)
 {
-    if (!b->payload && b->data) {
-        if (!j->hdr)
-            j->hdr = raw_header_check();
-        int e;
-        if (j->hdr < 0 &&
-            (e = encode_raw(b->data, b->raw_len, &b->payload, &b->plen)))
-            return e;
-    }
     if (b->payload)
         return fs_w_payload_append(fs, j->ino, b->blkno, FADE_CODEC_RAW,
                                    b->raw_len, b->payload, b->plen, loc);

@@ -23,6 +23,7 @@
 #include <syslog.h>
 
 #include "fs/fs.h"
+#include "fs/fs_stat.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t),
                "store inode numbers must fit in fuse_ino_t");
@@ -691,6 +692,12 @@ static int xattr_allowed(fuse_req_t req, const char *name)
     return -EOPNOTSUPP;
 }
 
+/* user.fadefs.* are the daemon's own, computed on every read (fs_stat.h). */
+static int is_ours(const char *name)
+{
+    return !strncmp(name, FS_XATTR_PREFIX, sizeof FS_XATTR_PREFIX - 1);
+}
+
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                         const char *value, size_t size, int flags)
 {
@@ -699,7 +706,9 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
         e = -E2BIG;
     if (!e && (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
         e = -EINVAL;
-    if (!e)
+    if (!e && is_ours(name))
+        e = fs_stat_xattr_set(FS(req), ino == FUSE_ROOT_ID, name, value, size);
+    else if (!e)
         e = fs_xattr_set(FS(req), ino, name, value, size, flags);
     fuse_reply_err(req, -e);
 }
@@ -711,8 +720,10 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
     char *buf = size ? malloc(size) : NULL;
     size_t len = 0;
     struct fs_rd *r;
-    int e = size && !buf ? -ENOMEM : fs_rd_take(fs, &r);
-    if (!e) {
+    int e = size && !buf ? -ENOMEM : 0;
+    if (!e && is_ours(name)) {
+        e = fs_stat_xattr(fs, ino, name, buf, size, &len);
+    } else if (!e && !(e = fs_rd_take(fs, &r))) {
         e = idx_r_xattr_get(r->rd, ino, name, buf, size, &len);
         fs_rd_give(fs, r);
     }
@@ -748,7 +759,9 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     int e = xattr_allowed(req, name);
-    if (!e)
+    if (!e && is_ours(name))
+        e = -EPERM;
+    else if (!e)
         e = fs_xattr_remove(FS(req), ino, name);
     fuse_reply_err(req, -e);
 }

@@ -169,7 +169,10 @@ static void run_batch(struct fs_ctx *fs, struct fs_job *batch, int synced)
  * that arrive meanwhile wait for it; the threshold keeps each run short
  * next to the writes that made the garbage. */
 #define FS_IDLE_S        1
-#define FS_DEAD_MIN      (32ull << 20)
+/* 4 MiB: compression turns most of a small store into dead raw payloads,
+ * which should come back too; a quarter of the live bytes keeps big stores
+ * from compacting for little. */
+#define FS_DEAD_MIN      (4ull << 20)
 #define FS_UPKEEP_EVERY  (256ull << 20)   /* payload bytes between checks */
 static void idle_upkeep(struct fs_ctx *fs)
 {
@@ -262,8 +265,9 @@ static void complete(struct fs_ctx *fs, struct fs_job *list)
     struct fs_writer *w = &fs->w;
     uint64_t last = 0, bytes = 0, n = 0;
     struct fs_job *waiting = NULL, **tail = &waiting;
-    /* finish() frees async jobs and takes the cache and fs_pend locks,
-     * which come before the writer lock (fs.h): outside it.  The waited-for
+    /* finish() frees async jobs and takes fs_pend.lock and leaf locks
+     * (fs.h), and a coder's finish may call into the kernel: outside the
+     * writer lock.  The waited-for
      * jobs are set aside first: the list dies with the async jobs. */
     for (struct fs_job *j = list, *next; j; j = next) {
         next = j->next;

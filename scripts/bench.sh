@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: the codec benchmark (scripts/bench-codec.sh, when present)
-# and the filesystem benchmark (scripts/bench-fs.sh), one after the other,
+# `make bench`: the codec benchmark (scripts/bench-codec.sh, when present),
+# the filesystem benchmark (scripts/bench-fs.sh), the block-size table
+# (bench-blocks.sh) and background compression (bench-compress.sh), in turn,
 # each printing its results side by side with its baseline.
 # Environment is passed through (BUILD, FS_BENCH_MB, FADE_CORPUS, ...).
 set -uo pipefail
@@ -13,4 +14,10 @@ if [ -x "$here/bench-codec.sh" ]; then
 fi
 echo "== filesystem =="
 "$here/bench-fs.sh" || { echo "bench: bench-fs.sh failed" >&2; rc=1; }
+echo
+echo "== compressed blocks: block size and streams =="
+"$here/bench-blocks.sh" || { echo "bench: bench-blocks.sh failed" >&2; rc=1; }
+echo
+echo "== background compression =="
+"$here/bench-compress.sh" || { echo "bench: bench-compress.sh failed" >&2; rc=1; }
 exit $rc

@@ -6,7 +6,8 @@
  *   fsbench seqread FILE            read FILE in 1 MiB reads; prints MB/s
  *   fsbench randread FILE N BS [RANGE [SEED]]
  *                                   N preads of BS bytes at random BS-aligned
- *                                   offsets in [0, RANGE); prints reads/s
+ *                                   offsets in [0, RANGE); prints reads/s and
+ *                                   the p50/p99 latency of one read (us)
  *   fsbench meta DIR N SIZE         create+write N files of SIZE bytes, stat
  *                                   them, unlink them; prints three rates/s
  *
@@ -100,6 +101,12 @@ static int fb_seqread(const char *path)
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int fb_randread(const char *path, long n, size_t bs, uint64_t range, uint64_t seed)
 {
     int fd = open(path, O_RDONLY);
@@ -116,22 +123,28 @@ static int fb_randread(const char *path, long n, size_t bs, uint64_t range, uint
         return 1;
     }
     char *buf = malloc(bs);
-    if (!buf)
+    double *lat = n > 0 ? malloc((size_t)n * sizeof(*lat)) : NULL;
+    if (!buf || (n > 0 && !lat))
         return 1;
     uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
     double t0 = fb_now();
     for (long i = 0; i < n; i++) {
         x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
         uint64_t slot = (x * 0x2545F4914F6CDD1Dull) % slots;
+        double ta = fb_now();
         ssize_t r = pread(fd, buf, bs, (off_t)(slot * bs));
+        lat[i] = fb_now() - ta;
         if (r != (ssize_t)bs)
             return fb_die("pread", path);
     }
     double dt = fb_now() - t0;
     close(fd);
     free(buf);
-    printf("reads=%ld seconds=%.3f per_s=%.0f us_per_read=%.1f\n", n, dt, (double)n / dt,
-           dt * 1e6 / (double)n);
+    qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+    printf("reads=%ld seconds=%.3f per_s=%.0f us_per_read=%.1f p50_us=%.1f p99_us=%.1f\n",
+           n, dt, (double)n / dt, dt * 1e6 / (double)n,
+           n ? lat[(n - 1) / 2] * 1e6 : 0, n ? lat[(n * 99 - 1) / 100] * 1e6 : 0);
+    free(lat);
     return 0;
 }
 
