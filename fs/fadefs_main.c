@@ -53,8 +53,9 @@ static const char usage_text[] =
 "    preset).  A block rewritten while it is coded keeps the new data.  The\n"
 "    queue is on disk: after an unmount or a crash the next mount goes on.\n"
 "    A read of a compressed block decodes it once on the reader's thread\n"
-"    (a coded 256K block takes about a second of CPU with the default\n"
-"    preset, 0.1-0.2 s with tiny-match) and keeps it in the block cache.\n"
+"    (a coded 256K block takes about 1.3 s of CPU with the default preset\n"
+"    tiny-match, 11-14 s with primed-match) and keeps it in the block\n"
+"    cache; a file read in order gets its next blocks decoded ahead.\n"
 "    fadefs-stat(1) shows the ratio, the blocks by state and the coders'\n"
 "    progress, and pauses or resumes them; every regular file also has the\n"
 "    read-only xattrs user.fadefs.stored_bytes, user.fadefs.ratio and\n"
@@ -88,8 +89,9 @@ static const char usage_text[] =
 "    -o compress=on|off  background compression (default on).  off: blocks\n"
 "                        stay raw and queued; coded blocks still read\n"
 "    -o preset=NAME      codec preset for new compressed blocks (default\n"
-"                        the codec's, see `fade --help'); blocks kept raw\n"
-"                        by another preset are tried again\n"
+"                        tiny-match; `fade --help' lists them): larger ones\n"
+"                        compress better and make cold reads slower.\n"
+"                        Blocks kept raw by another preset are tried again\n"
 "    -o streams=N        sub-streams per compressed block (default one per\n"
 "                        64 KiB): more decode faster, fewer compress better\n"
 "    -o coders=N         coder threads (default one per CPU).  They run at\n"
@@ -112,7 +114,7 @@ static const char usage_text[] =
 "EXAMPLES\n"
 "    mkdir -p /data /mnt/fade && fadefs /data /mnt/fade\n"
 "    fadefs -f -o block_size=1M,cache_size=256M /data /mnt/fade\n"
-"    fadefs -o preset=tiny-match,cold=1 /data /mnt/fade   # fast, lighter\n"
+"    fadefs -o preset=primed-match /data /mnt/fade   # smaller, slower\n"
 "    fadefs-stat --wait /mnt/fade                         # until all is coded\n"
 "\n"
 "SEE ALSO\n"
@@ -186,7 +188,7 @@ static int parse_num(const char *s, double max, int frac, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || v < 0 || v > max ||
+    if (errno || end == s || *end || !(v >= 0 && v <= max) ||
         (!frac && v != (double)(uint64_t)v))
         return -1;
     *out = v;

@@ -288,7 +288,7 @@ int main(int argc, char **argv)
         case 'i': {
             char *end;
             interval = strtod(optarg, &end);
-            if (*end || end == optarg || interval <= 0) {
+            if (*end || end == optarg || !(interval > 0 && interval <= 86400)) {
                 fprintf(stderr, "fadefs-stat: --interval %s: seconds > 0\n", optarg);
                 return 2;
             }

@@ -197,6 +197,7 @@ struct fs_writer {
     int64_t         last_compact; /* CLOCK_MONOTONIC s of the last try; 0 = never */
     uint64_t        appended;     /* payload bytes since the last upkeep check */
     struct fs_job  *pipe;         /* async batch prepared, being synced */
+    int             preparing;    /* a batch is prepared while the last one commits */
     uint64_t        pipe_gen;     /* its idx_w_payload_mark token */
     uint64_t        pipe_fail0;   /* idx_w_payload_failures before its prepare */
     uint64_t        n_batches, n_jobs, n_durable, n_piped;

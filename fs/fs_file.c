@@ -75,7 +75,8 @@ int fs_file_load_stored(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
      * retry while it points elsewhere (each change needs a whole writer
      * job, so a few tries are plenty). */
     for (int tries = 0;; tries++) {
-        if (loc->raw_len > fs->bs || loc->len == 0) {
+        if (loc->raw_len > fs->bs || loc->len == 0 ||
+            loc->len > fade_block_bound(fs->bs, FADE_BLOCK_MAX_STREAMS)) {
             fs_log(fs, LOG_ERR, "inode %llu block %llu: bad block map row (raw %u, len %u)",
                    (unsigned long long)ino, (unsigned long long)blkno,
                    loc->raw_len, loc->len);
@@ -231,7 +232,7 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
         } else if (!fs_cache_read(&fs->cache, in->ino, blkno, boff,
                                   buf + done, (uint32_t)chunk)) {
             if (!scratch && !(scratch = fs_cache_buf_get(&fs->cache, fs->bs)))
-                return done ? (ssize_t)done : -ENOMEM;
+                return -ENOMEM;   /* not a short read: see below */
             int coded = 0;
             int e = load_block(fs, in->ino, blkno, scratch, &coded);
             if (coded)
@@ -254,7 +255,8 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
     uint64_t first = off / fs->bs, last = (off + n - 1) / fs->bs;
     uint64_t prev = __atomic_exchange_n(&in->ra_next, last + 1, __ATOMIC_RELAXED);
     if (__atomic_load_n(&in->ra_coded, __ATOMIC_RELAXED) &&
-        (first == prev || first + 1 == prev))
+        (first == prev || first + 1 == prev) &&
+        fs->cache.limit >= (uint64_t)(FS_RA_DEPTH + 2) * fs->bs)
         for (uint64_t b = last + 1; b <= last + FS_RA_DEPTH &&
                                     b < (size + fs->bs - 1) / fs->bs; b++)
             fs_ra_ask(fs, in->ino, b);

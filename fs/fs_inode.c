@@ -114,7 +114,19 @@ struct fs_inode *fs_inode_ref(struct fs_ctx *fs, const struct idx_attr *a,
     struct fs_inode *in = *pp;
     if (!in) {
         struct fs_inode_priv *p = calloc(1, sizeof(*p));
-        if (!p || pthread_rwlock_init(&p->pub.rw, NULL)) {
+        /* Writer-preferring: a reader that decodes a coded block holds the
+         * lock shared for seconds, and readers overlapping one another
+         * (decode-ahead, several FUSE threads) would starve a write or a
+         * flush of the file forever with glibc's default.  Nobody takes
+         * it shared twice, which this kind forbids. */
+        pthread_rwlockattr_t ra;
+        int bad = !p || pthread_rwlockattr_init(&ra);
+        if (!bad) {
+            pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+            bad = pthread_rwlock_init(&p->pub.rw, &ra) != 0;
+            pthread_rwlockattr_destroy(&ra);
+        }
+        if (bad) {
             free(p);
             pthread_mutex_unlock(&t->lock);
             return NULL;

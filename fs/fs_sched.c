@@ -26,6 +26,7 @@
 #define IDLE_WAIT_NS 500000000ll  /* nothing cold: look again after this */
 #define LOG_EVERY_NS (10ll * 1000000000ll)
 #define RATE_WINDOW_NS (30ll * 1000000000ll)
+#define HOLD_NS (10ll * 1000000000ll)  /* coders rest after a failed result */
 
 static int64_t clock_ns(clockid_t id)
 {
@@ -147,11 +148,11 @@ static int sj_run(struct fs_ctx *fs, struct fs_job *jj)
     return e;
 }
 
-static void rate_note(struct fs_sched *s, int64_t t)
+static void rate_note(struct fs_sched *s, int64_t t, uint64_t bytes)
 {
     s->rate_i = (s->rate_i + 1) % FS_SCHED_RATE_N;
     s->rate[s->rate_i].t = t;
-    s->rate[s->rate_i].bytes = s->c.raw_in;
+    s->rate[s->rate_i].bytes = bytes;
 }
 
 /* On the writer thread, no lock held: count, release the claim, tell the
@@ -170,6 +171,7 @@ static void sj_finish(struct fs_ctx *fs, struct fs_job *jj)
     fly_del(s, sj->ino, sj->blkno);
     if (jj->result) {
         s->c.failed++;            /* still queued: tried again later */
+        s->hold_until = clock_ns(CLOCK_MONOTONIC) + HOLD_NS;
     } else if (sj->raced) {
         s->c.raced++;
     } else {
@@ -178,7 +180,7 @@ static void sj_finish(struct fs_ctx *fs, struct fs_job *jj)
             s->c.done++;
             s->c.raw_in += sj->raw_len;
             s->c.coded_out += sj->len;
-            rate_note(s, clock_ns(CLOCK_MONOTONIC));
+            rate_note(s, clock_ns(CLOCK_MONOTONIC), sj->raw_len);
             changed = 1;
             break;
         case R_DROP: s->c.zero++; changed = 1; break;
@@ -216,8 +218,6 @@ static void submit(struct fs_ctx *fs, uint64_t ino, uint64_t blkno, uint64_t gen
     sj->j.finish = sj_finish;
     sj->j.prepare = sj_prepare;
     sj->j.unprepare = sj_unprepare;
-    /* The CAS makes the order against deferred commits irrelevant. */
-    sj->j.reorder_ok = 1;
     sj->j.bytes = len + 256;
     sj->ino = ino;
     sj->blkno = blkno;
@@ -283,16 +283,21 @@ static void lower_priority(void)
 }
 
 /* Claims up to want cold blocks that nobody codes; returns how many (0
- * when nothing is cold), or -errno.  Called with the lock held. */
+ * when nothing is cold), or -errno.  The queue is read without the lock
+ * (a coder at idle priority must not hold it across a store read: the
+ * writer's finish() takes it); the claim is made under it. */
 static int pick(struct fs_sched *s, struct fs_rd *r, struct coder *cd, uint32_t want)
 {
+    pthread_mutex_lock(&s->lock);
     int n = (int)(s->n_fly + want);
+    pthread_mutex_unlock(&s->lock);
     if (n > PICK_MAX)
         n = PICK_MAX;
     int64_t before = clock_ns(CLOCK_REALTIME) - s->o.cold_ns;
     int k = idx_r_queue_peek_before(r->rd, before, cd->q_ino, cd->q_blk, n);
     if (k < 0)
         return k;
+    pthread_mutex_lock(&s->lock);
     uint32_t got = 0;
     for (int i = 0; i < k && got < want; i++) {
         if (fly_find(s, cd->q_ino[i], cd->q_blk[i]) >= 0)
@@ -302,6 +307,9 @@ static int pick(struct fs_sched *s, struct fs_rd *r, struct coder *cd, uint32_t 
         cd->keys[got++] = (struct fs_sched_key){ cd->q_ino[i], cd->q_blk[i] };
     }
     s->c.seen += got;
+    if (got && !s->t_work0)
+        s->t_work0 = clock_ns(CLOCK_MONOTONIC);
+    pthread_mutex_unlock(&s->lock);
     return (int)got;
 }
 
@@ -338,7 +346,7 @@ static void code_batch(struct coder *cd, struct fs_rd *r, uint32_t n)
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct fs_sched_key *k = &cd->keys[i];
-        struct idx_bloc loc;
+        struct idx_bloc loc = { 0 };
         int e = fs_file_load_stored(fs, r, k->ino, k->blkno, cd->raw[i],
                                     &cd->lens[i], &loc);
         cd->gens[i] = loc.gen;
@@ -347,10 +355,13 @@ static void code_batch(struct coder *cd, struct fs_rd *r, uint32_t n)
              * damaged store's queue row naming nothing, which must go or
              * it would be picked forever. */
             submit(fs, k->ino, k->blkno, 0, R_ORPHAN, 0, NULL, 0, 0);
-        } else if (e == -ENOMEM) {
+        } else if (e && e != -EIO) {
+            /* Not the payload's fault (memory, a busy database): still
+             * queued, tried again after a rest. */
             pthread_mutex_lock(&s->lock);
-            fly_del(s, k->ino, k->blkno);   /* still queued: tried again later */
+            fly_del(s, k->ino, k->blkno);
             s->c.failed++;
+            s->hold_until = clock_ns(CLOCK_MONOTONIC) + HOLD_NS;
             pthread_mutex_unlock(&s->lock);
         } else if (e) {
             /* Logged by the load; left as it is and not tried again. */
@@ -387,11 +398,16 @@ static void code_batch(struct coder *cd, struct fs_rd *r, uint32_t n)
         uint32_t raw_len = (uint32_t)it->src_len;
         ssize_t len = e ? e : it->result;
         struct fade_block_info info;
-        if (len == FADE_E_CANCELED) {
-            /* Unmount: the block stays queued for the next mount. */
+        if (len == FADE_E_CANCELED || len == FADE_E_NOMEM) {
+            /* Unmount (the block stays queued for the next mount), or no
+             * memory now (queued, tried again after a rest). */
             free(it->dst);
             pthread_mutex_lock(&s->lock);
             fly_del(s, k->ino, k->blkno);
+            if (len == FADE_E_NOMEM) {
+                s->c.failed++;
+                s->hold_until = clock_ns(CLOCK_MONOTONIC) + HOLD_NS;
+            }
             pthread_mutex_unlock(&s->lock);
             continue;
         }
@@ -487,8 +503,20 @@ static void *coder_main(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (!s->stop && s->paused)
-            pthread_cond_wait(&s->wake, &s->lock);
+        for (;;) {
+            if (s->stop)
+                break;
+            if (s->paused) {
+                pthread_cond_wait(&s->wake, &s->lock);
+                continue;
+            }
+            /* After a failed result (a full disk, an I/O error), a pause:
+             * the block is still queued and would be picked at once. */
+            int64_t hold = s->hold_until - clock_ns(CLOCK_MONOTONIC);
+            if (hold <= 0)
+                break;
+            timed_wait(s, hold);
+        }
         int stop = s->stop;
         pthread_mutex_unlock(&s->lock);
         if (stop)
@@ -500,18 +528,20 @@ static void *coder_main(void *arg)
             pthread_mutex_unlock(&s->lock);
             continue;
         }
-        pthread_mutex_lock(&s->lock);
-        int n = s->stop || s->paused ? 0 : pick(s, r, cd, cd->batch);
+        int n = pick(s, r, cd, cd->batch);
         if (n <= 0) {
+            fs_rd_give(fs, r);
             if (n < 0)
                 fs_log(fs, LOG_ERR, "compression: cannot read the queue: %s",
                        strerror(-n));
+            pthread_mutex_lock(&s->lock);
             s->waiting = 1;
-            timed_wait(s, IDLE_WAIT_NS);
+            if (!s->stop)
+                timed_wait(s, IDLE_WAIT_NS);
             pthread_mutex_unlock(&s->lock);
-            fs_rd_give(fs, r);
             continue;
         }
+        pthread_mutex_lock(&s->lock);
         s->waiting = 0;
         pthread_mutex_unlock(&s->lock);
         code_batch(cd, r, (uint32_t)n);
@@ -534,7 +564,7 @@ int fs_sched_init(struct fs_ctx *fs, const struct fs_sched_opts *o, char *msg,
         snprintf(msg, msg_cap, "min_saving must be below 100%%");
         return -EINVAL;
     }
-    s->preset = o->preset ? o->preset : fade_preset_default();
+    s->preset = o->preset ? o->preset : FS_SCHED_PRESET;
     const struct fade_preset *p = fade_preset_find(s->preset);
     if (!p) {
         snprintf(msg, msg_cap, "unknown preset '%s'", s->preset);
@@ -675,17 +705,16 @@ void fs_sched_counts(struct fs_ctx *fs, struct fs_sched_counts *out)
         out->state = FS_SCHED_WORKING;
     else
         out->state = s->waiting ? FS_SCHED_WAITING : FS_SCHED_IDLE;
-    /* Throughput: the oldest sample inside the window against now. */
-    uint64_t bytes0 = s->c.raw_in;
-    int64_t t0 = now;
-    for (uint32_t i = 0; i < FS_SCHED_RATE_N; i++) {
-        if (s->rate[i].t && now - s->rate[i].t <= RATE_WINDOW_NS &&
-            s->rate[i].t < t0) {
-            t0 = s->rate[i].t;
-            bytes0 = s->rate[i].bytes;
-        }
-    }
-    out->rate_bps = now - t0 > 1000000000ll
-        ? (uint64_t)((double)(s->c.raw_in - bytes0) * 1e9 / (double)(now - t0)) : 0;
+    /* Throughput: the raw bytes finished in the last RATE_WINDOW_NS over
+     * that window (or over the time since the coders first had work, when
+     * that is shorter). */
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < FS_SCHED_RATE_N; i++)
+        if (s->rate[i].t && now - s->rate[i].t <= RATE_WINDOW_NS)
+            bytes += s->rate[i].bytes;
+    int64_t span = s->t_work0 ? now - s->t_work0 : 0;
+    if (span > RATE_WINDOW_NS)
+        span = RATE_WINDOW_NS;
+    out->rate_bps = span > 0 ? (uint64_t)((double)bytes * 1e9 / (double)span) : 0;
     pthread_mutex_unlock(&s->lock);
 }

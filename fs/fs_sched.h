@@ -14,9 +14,9 @@
  *        _drop), so a block rewritten, truncated or deleted meanwhile is
  *        never overwritten: the job counts it "raced" and the newer
  *        version, which its own write queued, is coded later.
- * The jobs are deferred like data commits (they share their payload sync
- * and transaction) and may overtake them (the CAS makes the order
- * irrelevant), so compression never stalls a write stream.
+ * The jobs are deferred like data commits, in one FIFO with them (they
+ * share their payload sync and transaction; the CAS would make any order
+ * correct), so compression never stalls a write stream.
  *
  * Threads: coders run at SCHED_IDLE (nice 19 where that is refused), so
  * FUSE threads always win the CPU; a foreground read decodes on its own
@@ -48,6 +48,12 @@ struct fs_sched_opts {
     uint32_t min_saving_pm;    /* keep raw unless coding saves this (per mille) */
 };
 #define FS_SCHED_COLD_NS      (5ll * 1000000000ll)
+/* The filesystem's preset is not the codec's default (primed-match): a
+ * read of a block nobody has cached waits for its decode, and on the
+ * build machine a 256 KiB block decodes in about 1.3 s of one core with
+ * tiny-match against 11-14 s with primed-match, for a ratio about 10 %
+ * lower (docs/BENCHMARKS.md, "Block size, streams and preset"). */
+#define FS_SCHED_PRESET       "tiny-match"
 #define FS_SCHED_MIN_SAVING   125u          /* 12.5 %, as ZFS */
 /* Order-0 entropy (bits per byte, times 1000) at or above which a block
  * is not worth the model: JPEG and random bytes measure 7.97-8.0, while
@@ -85,8 +91,11 @@ struct fs_sched {
     struct fs_sched_key { uint64_t ino, blkno; } *fly;  /* in flight; lock */
     uint32_t n_fly, cap_fly;     /* lock */
     struct fs_sched_counts c;    /* lock (state and rate computed on read) */
-    struct { int64_t t; uint64_t bytes; } rate[FS_SCHED_RATE_N];  /* lock */
+    /* The last completions: when, and how many raw bytes; lock. */
+    struct { int64_t t; uint64_t bytes; } rate[FS_SCHED_RATE_N];
     uint32_t rate_i;             /* lock */
+    int64_t t_work0;             /* CLOCK_MONOTONIC ns of the first claim; lock */
+    int64_t hold_until;          /* no claims before this (after a failure); lock */
     int64_t last_log;            /* CLOCK_MONOTONIC ns of the last progress line; lock */
     uint64_t last_seq;           /* highest async seq of a job submitted; lock */
     int waiting;                 /* a coder found nothing cold; lock */

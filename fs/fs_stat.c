@@ -19,7 +19,7 @@ static int row_kept(uint64_t kept)
 
 int fs_stat_build(struct fs_ctx *fs, uint64_t ino, struct fs_stat_report *out)
 {
-    struct idx_census_row rows[FS_STAT_ROWS];
+    struct idx_census_row fixed[FS_STAT_ROWS], *rows = fixed;
     struct idx_attr a;
     memset(out, 0, sizeof(*out));
     /* Data closed before this call counts: its deferred commits land
@@ -40,6 +40,14 @@ int fs_stat_build(struct fs_ctx *fs, uint64_t ino, struct fs_stat_report *out)
     if ((e = fs_rd_take(fs, &r)))
         return e;
     int n = idx_r_census(r->rd, scope, rows, FS_STAT_ROWS);
+    if (n > FS_STAT_ROWS) {
+        /* More groups than a report shows: the totals still count them all. */
+        int cap = n;
+        rows = malloc((size_t)cap * sizeof(*rows));
+        n = rows ? idx_r_census(r->rd, scope, rows, cap) : -ENOMEM;
+        if (n > cap)
+            n = cap;              /* grew meanwhile: counted next time */
+    }
     e = n < 0 ? n : idx_r_queue_count(r->rd, scope, 0, &out->blocks_queued);
     if (!e && !out->file) {
         struct idx_stats st;
@@ -56,10 +64,9 @@ int fs_stat_build(struct fs_ctx *fs, uint64_t ino, struct fs_stat_report *out)
             out->queued_cold = out->blocks_queued;
         }
     }
-    if (n > FS_STAT_ROWS)
-        n = FS_STAT_ROWS;         /* more (codec, model) pairs than shown */
     for (int i = 0; !e && i < n; i++) {
-        struct fs_stat_row *w = &out->rows[out->n_rows++];
+        struct fs_stat_row one, *w = out->n_rows < FS_STAT_ROWS
+                                     ? &out->rows[out->n_rows++] : &one;
         w->codec = rows[i].codec;
         w->model = rows[i].model;
         w->kept = row_kept(rows[i].kept);
@@ -81,6 +88,8 @@ int fs_stat_build(struct fs_ctx *fs, uint64_t ino, struct fs_stat_report *out)
             out->blocks_compressed += w->n_blocks;
     }
     fs_rd_give(fs, r);
+    if (rows != fixed)
+        free(rows);
     if (e)
         return e;
     fs_sched_counts(fs, &out->sched);

@@ -73,6 +73,10 @@ static void log_failure(struct fs_ctx *fs, int e)
 #define FS_COMPACT_GAP 10
 static void compact_for_space(struct fs_ctx *fs)
 {
+    /* Payloads of a prepared batch have no rows yet: compaction would take
+     * them for garbage (idx_w_compact's contract). */
+    if (fs->w.pipe || fs->w.preparing)
+        return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (fs->w.last_compact && now.tv_sec - fs->w.last_compact < FS_COMPACT_GAP)
@@ -374,10 +378,12 @@ static void pipe_next(struct fs_ctx *fs, struct fs_job *b)
 {
     struct fs_writer *w = &fs->w;
     uint64_t fail0 = idx_w_payload_failures(fs->idx);
+    w->preparing = 1;
     for (struct fs_job *j = b; j; j = j->next)
         if (j->prepare)
             j->prepare(fs, j);
     pipe_finish(fs);
+    w->preparing = 0;
     int fd;
     uint64_t gen;
     int e = idx_w_payload_mark(fs->idx, &fd, &gen);

@@ -41,9 +41,9 @@ done
 [ -d "$CORPUS" ] || die "no corpus at $CORPUS"
 command -v xz >/dev/null && command -v zstd >/dev/null || die "xz and zstd needed (scripts/deps.sh)"
 if [ -z "$PRESET" ]; then
-    # The filesystem's default is the codec's (fs_sched.c).
-    PRESET=$("$FADE" --help | sed -n 's/.*model preset (default: \([a-z-]*\)).*/\1/p' | head -n1)
-    [ -n "$PRESET" ] || die "cannot tell the default preset from fade --help"
+    # The filesystem's default (fs_sched.h: FS_SCHED_PRESET), from its help.
+    PRESET=$("$FADEFS" --help | sed -n '/-o preset=NAME/{n;s/^ *\([a-z-]*\);.*/\1/p}' | head -n1)
+    [ -n "$PRESET" ] || die "cannot tell the default preset from fadefs --help"
 fi
 if [ -n "${COMPRESS_BENCH_FILES:-}" ]; then
     read -r -a names <<<"$COMPRESS_BENCH_FILES"
@@ -83,7 +83,7 @@ cpu_s() { awk '{ printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null && echo dropped || echo "not dropped (not root)"; }
-json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+json() { grep -o "\"$1\":[0-9.]*" | head -n1 | cut -d: -f2; }   # the store's, not a row's
 
 total=0
 for n in "${names[@]}"; do

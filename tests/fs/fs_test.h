@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/common/mount.h"
@@ -75,6 +76,31 @@ static inline void fsT_down(void)
     memcpy(why, fsT_m.why, sizeof why);
     fst_mount_fini(&fsT_m);
     cr_expect_eq(rc, 0, "final unmount: %s", why);
+}
+
+/* Runs the command <build>/tool with args (NULL-terminated) to completion
+ * within timeout_ms and returns its exit status; its stdout and stderr are
+ * in out.  A tool that is not built, hangs or dies fails the test. */
+static inline int fsT_run_cmd(const char *tool, const char *const *args,
+                               unsigned timeout_ms, char *out, size_t cap)
+{
+    char bin[PATH_MAX];
+    cr_assert_eq(fst_build_dir(bin, sizeof bin), 0);
+    size_t n = strlen(bin);
+    cr_assert_lt(n + strlen(tool) + 2, sizeof bin);
+    snprintf(bin + n, sizeof bin - n, "/%s", tool);
+    cr_assert_eq(access(bin, X_OK), 0, "%s not built (make all)", bin);
+    char *argv[16];
+    int k = 0;
+    argv[k++] = bin;
+    for (int i = 0; args[i] && k < 15; i++)
+        argv[k++] = (char *)args[i];
+    argv[k] = NULL;
+    int st = 0;
+    int rc = fst_run_capture(argv, timeout_ms, out, cap, &st);
+    cr_assert_eq(rc, 0, "running %s: %s", tool, strerror(-rc));
+    cr_assert(WIFEXITED(st), "%s died (status 0x%x):\n%s", tool, st, out);
+    return WEXITSTATUS(st);
 }
 
 /* Bytes used on disk by a tree (the store): sum of st_blocks * 512. */

@@ -77,23 +77,7 @@ static char out[1 << 16];
 
 static int run_tool(const char *tool, const char *const *args, unsigned timeout_ms)
 {
-    char bin[PATH_MAX];
-    cr_assert_eq(fst_build_dir(bin, sizeof bin), 0);
-    size_t n = strlen(bin);
-    cr_assert_lt(n + strlen(tool) + 2, sizeof bin);
-    snprintf(bin + n, sizeof bin - n, "/%s", tool);
-    cr_assert_eq(access(bin, X_OK), 0, "%s not built (make all)", bin);
-    char *argv[16];
-    int k = 0;
-    argv[k++] = bin;
-    for (int i = 0; args[i] && k < 15; i++)
-        argv[k++] = (char *)args[i];
-    argv[k] = NULL;
-    int st = 0;
-    int rc = fst_run_capture(argv, timeout_ms, out, sizeof out, &st);
-    cr_assert_eq(rc, 0, "running %s: %s", tool, strerror(-rc));
-    cr_assert(WIFEXITED(st), "%s died (status 0x%x):\n%s", tool, st, out);
-    return WEXITSTATUS(st);
+    return fsT_run_cmd(tool, args, timeout_ms, out, sizeof out);
 }
 
 /* A number from fadefs-stat --json's output. */

@@ -25,23 +25,7 @@ static char fsck_out[1 << 16];
  * the output (stdout and stderr) is in fsck_out. */
 static int run_fsck(const char *const *args)
 {
-    char bin[PATH_MAX];
-    cr_assert_eq(fst_build_dir(bin, sizeof bin), 0);
-    size_t n = strlen(bin);
-    cr_assert_lt(n + 10, sizeof bin);
-    memcpy(bin + n, "/fadefsck", 10);
-    cr_assert_eq(access(bin, X_OK), 0, "%s not built (make all)", bin);
-    char *argv[16];
-    int k = 0;
-    argv[k++] = bin;
-    for (int i = 0; args[i] && k < 15; i++)
-        argv[k++] = (char *)args[i];
-    argv[k] = NULL;
-    int st = 0;
-    int rc = fst_run_capture(argv, 60000, fsck_out, sizeof fsck_out, &st);
-    cr_assert_eq(rc, 0, "running fadefsck: %s", strerror(-rc));
-    cr_assert(WIFEXITED(st), "fadefsck died (status 0x%x):\n%s", st, fsck_out);
-    return WEXITSTATUS(st);
+    return fsT_run_cmd("fadefsck", args, 60000, fsck_out, sizeof fsck_out);
 }
 
 static void expect_fsck(int want, const char *const *args)
