@@ -104,9 +104,14 @@ void fs_cache_fini(struct fs_cache *c);
 int  fs_cache_read(struct fs_cache *c, uint64_t ino, uint64_t blkno,
                    uint32_t off, void *dst, uint32_t n);
 /* Inserts or replaces; copies data.  Failure to allocate only means the
- * block is not cached, so this cannot fail. */
+ * block is not cached, so this cannot fail.  coded: the bytes were decoded
+ * from a coded payload (dear to load again: a write stream's buffer
+ * recycling passes such entries over, fs_cache_buf_get). */
 void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
-                  const void *data, uint32_t len);
+                  const void *data, uint32_t len, int coded);
+/* The store's copy of the block is now coded (the compressor swapped it
+ * in): a cached entry becomes dear to load again, like a decoded one. */
+void fs_cache_mark_coded(struct fs_cache *c, uint64_t ino, uint64_t blkno);
 /* Like fs_cache_put but takes ownership of data (a malloc'd buffer of cap
  * bytes, len of them valid): no copy.  data is freed if not kept. */
 void fs_cache_adopt(struct fs_cache *c, uint64_t ino, uint64_t blkno,
@@ -414,6 +419,10 @@ ssize_t fs_file_write(struct fs_ctx *fs, struct fs_inode *in, const char *buf,
  * WAIT and DURABLE also return the error of an earlier async commit. */
 enum { FS_COMMIT_ASYNC = 0, FS_COMMIT_DURABLE = 1, FS_COMMIT_WAIT = 2 };
 int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int how);
+/* in->rw held either way.  1 if in has nothing to commit (no dirty block,
+ * size, times or set-id change): fs_file_commit then hands nothing over
+ * and may run with in->rw held for reading. */
+int fs_file_clean(const struct fs_inode *in);
 /* in->rw held for writing.  Commits dirty data, then sets the size (both
  * directions) with mtime/ctime = now; fills *out (may be NULL). */
 int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,

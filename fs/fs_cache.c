@@ -34,6 +34,7 @@ struct fs_centry {
     uint32_t charge;                  /* bytes counted against the limit */
     uint32_t cap;                     /* allocated bytes of data */
     uint8_t *data;                    /* owned */
+    int coded;                        /* decoded from a coded payload: dear to load */
 };
 
 static size_t hash_key(uint64_t ino, uint64_t blkno)
@@ -170,8 +171,14 @@ uint8_t *fs_cache_buf_get(struct fs_cache *c, uint32_t size)
      * fresh pages (reads still fill it to the limit).  Measured on a
      * 256 MiB write (8/16 MiB writer bounds): daemon CPU 0.37-0.43 s at
      * 1/16, 0.50-0.58 s at 1/4. */
+    /* A block decoded from a coded payload took a second or more of CPU:
+     * a write stream takes the oldest plain entry near the cold end
+     * instead (a few looked at), and only true pressure on the limit
+     * evicts decoded blocks. */
     struct fs_centry *t = c->lru_tail;
-    if (!p && t && t->cap == size && c->bytes > c->limit / 16) {
+    for (int i = 0; t && i < 16 && (t->coded || t->cap != size); i++)
+        t = t->prev;
+    if (!p && t && !t->coded && t->cap == size && c->bytes > c->limit / 16) {
         p = t->data;
         t->data = NULL;
         remove_at(c, find_link(c, t->ino, t->blkno));
@@ -296,8 +303,17 @@ static void insert(struct fs_cache *c, struct fs_centry *e)
     pthread_mutex_unlock(&c->lock);
 }
 
+void fs_cache_mark_coded(struct fs_cache *c, uint64_t ino, uint64_t blkno)
+{
+    pthread_mutex_lock(&c->lock);
+    struct fs_centry *e = *find_link(c, ino, blkno);
+    if (e)
+        e->coded = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
 void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
-                  const void *data, uint32_t len)
+                  const void *data, uint32_t len, int coded)
 {
     if ((uint64_t)len + CENTRY_OVERHEAD > c->limit)
         return;
@@ -318,7 +334,7 @@ void fs_cache_put(struct fs_cache *c, uint64_t ino, uint64_t blkno,
     memcpy(d, data, len);
     *e = (struct fs_centry){ .ino = ino, .blkno = blkno, .len = len,
                              .charge = len + CENTRY_OVERHEAD,
-                             .cap = len ? len : 1, .data = d };
+                             .cap = len ? len : 1, .data = d, .coded = coded };
     insert(c, e);
 }
 

@@ -104,8 +104,10 @@ int fs_file_load_stored(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
     ssize_t n = fade_block_info(r->pay, loc->len, &info);
     if (n == 0 && info.codec != FADE_CODEC_RAW && !r->fctx) {
         /* A coded block needs a model; contexts are big, so a reader
-         * makes one only when it first meets such a block. */
-        struct fade_ctx_params p = { 0 };
+         * makes one only when it first meets such a block, for the
+         * mount's preset, which most blocks name (a context of another
+         * preset first rebuilds its model: seconds for a primed one). */
+        struct fade_ctx_params p = { .preset = fs->sched.preset };
         n = fade_ctx_create(&r->fctx, &p);
     }
     if (n == 0)
@@ -149,7 +151,7 @@ static int load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
         memset(dst, 0, fs->bs);
         e = 0;
     } else if (e == 0) {
-        fs_cache_put(&fs->cache, ino, blkno, dst, len);
+        fs_cache_put(&fs->cache, ino, blkno, dst, len, loc.codec != FADE_CODEC_RAW);
         if (coded && loc.codec != FADE_CODEC_RAW)
             *coded = 1;
     }
@@ -216,6 +218,16 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
         n = (size_t)(size - off);
     uint8_t *scratch = NULL;
     size_t done = 0;
+    uint64_t first = off / fs->bs, last = (off + n - 1) / fs->bs;
+    int ra = fs->cache.limit >= (uint64_t)(FS_RA_DEPTH + 2) * fs->bs;
+    /* A request over several blocks (the kernel's read-ahead asks for up
+     * to 1 MiB at once, and its first window after an open often spans
+     * two blocks): the decode-ahead threads load the later ones while this
+     * thread loads the first, and this thread then finds them cached or
+     * waits for their claim.  Any codec: loads of raw blocks overlap too. */
+    for (uint64_t b = first + 1; ra && b <= last; b++)
+        if (!dbuf_find(in, b))
+            fs_ra_ask(fs, in->ino, b);
     while (done < n) {
         uint64_t pos = off + done;
         uint64_t blkno = pos / fs->bs;
@@ -251,12 +263,11 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
     }
     fs_cache_buf_put(&fs->cache, scratch, fs->bs);
     /* A file with coded blocks read in order: decode the next ones on the
-     * decode-ahead threads while this reader copies (fs_ra.c). */
-    uint64_t first = off / fs->bs, last = (off + n - 1) / fs->bs;
+     * decode-ahead threads while the application uses these (fs_ra.c). */
     uint64_t prev = __atomic_exchange_n(&in->ra_next, last + 1, __ATOMIC_RELAXED);
-    if (__atomic_load_n(&in->ra_coded, __ATOMIC_RELAXED) &&
-        (first == prev || first + 1 == prev) &&
-        fs->cache.limit >= (uint64_t)(FS_RA_DEPTH + 2) * fs->bs)
+    ra = __atomic_load_n(&in->ra_coded, __ATOMIC_RELAXED) &&
+         fs->cache.limit >= (uint64_t)(FS_RA_DEPTH + 2) * fs->bs;
+    if (ra && (first == prev || first + 1 == prev))
         for (uint64_t b = last + 1; b <= last + FS_RA_DEPTH &&
                                     b < (size + fs->bs - 1) / fs->bs; b++)
             fs_ra_ask(fs, in->ino, b);
@@ -665,6 +676,11 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
     return 0;
 }
 
+int fs_file_clean(const struct fs_inode *in)
+{
+    return !in->n_dirty && !in->attr_dirty && !in->kill_priv;
+}
+
 int fs_file_commit(struct fs_ctx *fs, struct fs_inode *in, int how)
 {
     int e = 0;
@@ -740,7 +756,7 @@ int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
     if (size < old) {
         fs_cache_drop_from(&fs->cache, in->ino, k);
         if (j.n)
-            fs_cache_put(&fs->cache, in->ino, k, data, rem);
+            fs_cache_put(&fs->cache, in->ino, k, data, rem, 0);
     }
     free(data);
     in->size = size;

@@ -474,14 +474,29 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 }
 
 /* Commits the dirty data of ino, durably if asked. */
+/* fs_file_commit under the inode's lock: shared when nothing is dirty
+ * (then nothing is handed over, and a flush or close of a file that a
+ * reader is decoding need not wait for the decode), else exclusive. */
+static int commit_locked(struct fs_ctx *fs, struct fs_inode *in, int how)
+{
+    pthread_rwlock_rdlock(&in->rw);
+    int clean = fs_file_clean(in);
+    int e = clean ? fs_file_commit(fs, in, how) : 0;
+    pthread_rwlock_unlock(&in->rw);
+    if (!clean) {
+        pthread_rwlock_wrlock(&in->rw);
+        e = fs_file_commit(fs, in, how);
+        pthread_rwlock_unlock(&in->rw);
+    }
+    return e;
+}
+
 static int commit_ino(struct fs_ctx *fs, fuse_ino_t ino, int durable)
 {
     struct fs_inode *in = fs_inode_find(fs, ino);
     if (!in)
         return durable ? fs_writer_barrier(fs) : 0;
-    pthread_rwlock_wrlock(&in->rw);
-    int e = fs_file_commit(fs, in, durable);
-    pthread_rwlock_unlock(&in->rw);
+    int e = commit_locked(fs, in, durable);
     fs_inode_put(fs, in, 0, 0);
     return e;
 }
@@ -505,9 +520,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     struct fs_inode *in = fs_inode_find(fs, ino);
     int e = 0;
     if (in) {
-        pthread_rwlock_wrlock(&in->rw);
-        e = fs_file_commit(fs, in, FS_COMMIT_ASYNC);
-        pthread_rwlock_unlock(&in->rw);
+        e = commit_locked(fs, in, FS_COMMIT_ASYNC);
         if (e)
             fs_log(fs, e == -ENOSPC ? LOG_DEBUG : LOG_ERR,
                    "inode %llu: data not committed at close: %s",

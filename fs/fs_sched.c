@@ -193,6 +193,9 @@ static void sj_finish(struct fs_ctx *fs, struct fs_job *jj)
     void *arg = s->notify_arg;
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
+    /* fs_sched.lock is a leaf: the cache's lock only after it. */
+    if (changed && sj->kind == R_SWAP)
+        fs_cache_mark_coded(&fs->cache, sj->ino, sj->blkno);
     /* fs_sched_stop clears notify only after every job has finished. */
     if (notify)
         notify(arg, sj->ino);

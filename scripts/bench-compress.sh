@@ -17,7 +17,9 @@
 # Environment: COMPRESS_BENCH_FILES (corpus file names; default: all of
 # ../shared/corpus), COMPRESS_BENCH_PRESET (default: the filesystem's),
 # COMPRESS_BENCH_BS (default 256K), COMPRESS_BENCH_COLD_READS (default 16),
-# COMPRESS_BENCH_WRITE_MB (default 256), BUILD, FADE_CORPUS, TMPDIR.
+# COMPRESS_BENCH_WRITE_MB (default 256), COMPRESS_BENCH_PARTS (default
+# "1 3 4": 2 comes with 1; "3 4" skips the long compression comparison),
+# BUILD, FADE_CORPUS, TMPDIR.
 # Needs root for dropping the page cache (else the cold rows say so).
 set -uo pipefail
 
@@ -33,6 +35,8 @@ BS=${COMPRESS_BENCH_BS:-256K}
 NCOLD=${COMPRESS_BENCH_COLD_READS:-16}
 WMB=${COMPRESS_BENCH_WRITE_MB:-256}
 NCPU=$(nproc)
+PARTS=" ${COMPRESS_BENCH_PARTS:-1 3 4} "
+want() { [[ $PARTS == *" $1 "* ]]; }
 
 die() { echo "bench-compress: $*" >&2; exit 1; }
 for b in "$FADEFS" "$STAT" "$FADE" "$FSBENCH"; do
@@ -99,6 +103,7 @@ c0=$(cpu_s "$pid"); t0=$(now)
 for n in "${names[@]}"; do cp "$CORPUS/$n" "$mnt/$n"; done
 "$STAT" --wait --interval 60 "$mnt" >/dev/null 2>"$work/wait.log" || { cat "$work/wait.log" >&2; die "fadefs-stat --wait failed"; }
 t1=$(now); c1=$(cpu_s "$pid")
+if want 1; then
 "$STAT" --json "$mnt" >"$work/stat.json"
 logical=$(json logical_bytes <"$work/stat.json"); stored=$(json stored_bytes <"$work/stat.json")
 kept=$(json blocks_kept_raw <"$work/stat.json"); comp=$(json blocks_compressed <"$work/stat.json")
@@ -128,6 +133,7 @@ printf "   %-34s %12d %8s %16s\n" "fade c (same preset, block)" "$fade_bytes" "$
 printf "   %-34s %12d %8s %16s\n" "xz -9e" "$xz_bytes" "$(calc "$total / $xz_bytes")" "$(calc "$stored / $xz_bytes")"
 printf "   %-34s %12d %8s %16s\n" "zstd -19 --long=27" "$zstd_bytes" "$(calc "$total / $zstd_bytes")" "$(calc "$stored / $zstd_bytes")"
 echo "   (logical bytes in blocks: $logical; segment files hold dead raw payloads until compaction)"
+fi
 
 # ---- 3: cold reads ----
 big=""; bigsz=0
@@ -136,6 +142,7 @@ for n in "${names[@]}"; do
     case $n in *.jpeg|*.jpg) continue ;; esac
     [ "$s" -gt "$bigsz" ] && { big=$n; bigsz=$s; }
 done
+if want 3; then
 umount_fs; dc=$(drop_caches); mount_fs
 r=$("$FSBENCH" randread "$mnt/$big" "$NCOLD" 4096 0 7) || die "randread"
 umount_fs; drop_caches >/dev/null; mount_fs
@@ -144,28 +151,35 @@ echo
 echo "3. cold reads of compressed blocks ($big, $bigsz bytes; page cache $dc; fresh mount)"
 echo "   $NCOLD random 4 KiB reads: $(sed 's/.*p50_us=\([0-9.]*\) p99_us=\([0-9.]*\).*/p50 \1 us, p99 \2 us/' <<<"$r")"
 echo "   sequential read: $sr"
+fi
 
 # ---- 4: busy against idle ----
+want 4 || exit 0
+# Busy first: a backlog of queued compressible blocks (three copies of
+# the largest file) keeps every coder working through the measurements
+# and nothing else runs meanwhile; idle after the queue has drained.
 head -c $((WMB << 20)) /dev/urandom >"$work/src.bin"
 cp "$CORPUS/$big" "$mnt/warm"
 "$STAT" --wait "$mnt" >/dev/null 2>&1
-"$FSBENCH" randread "$mnt/warm" 2000 4096 0 3 >/dev/null
-ri=$("$FSBENCH" randread "$mnt/warm" 20000 4096 0 5)
-wi=$("$FSBENCH" seqwrite "$work/src.bin" "$mnt/w-idle")
-# Busy: a stream of new compressible files keeps every coder working.
-( i=0; while [ -e "$work/feed" ]; do cp "$CORPUS/$big" "$mnt/feed$i" 2>/dev/null; i=$((i + 1)); sleep 2; done ) &
-feeder=$!
-touch "$work/feed"
-sleep 3
+# O_DIRECT reads: every one reaches the daemon and its block cache (the
+# kernel's page cache would answer them without it).  The first pass
+# decodes the blocks into the cache.
+"$FSBENCH" randread "$mnt/warm" 2000 4096 0 3 direct >/dev/null
+for i in 1 2 3; do cp "$CORPUS/$big" "$mnt/backlog$i"; done
+sleep 2
 busy=$("$STAT" --json "$mnt" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' | head -n1)
-rb=$("$FSBENCH" randread "$mnt/warm" 20000 4096 0 5)
-wb=$("$FSBENCH" seqwrite "$work/src.bin" "$mnt/w-busy")
-rm -f "$work/feed"; wait "$feeder" 2>/dev/null
+rb=$("$FSBENCH" randread "$mnt/warm" 20000 4096 0 5 direct)
+wb=$("$FSBENCH" seqwrite "$work/src.bin" "$mnt/w"); rm -f "$mnt/w"
+busy2=$("$STAT" --json "$mnt" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' | head -n1)
+"$STAT" --wait "$mnt" >/dev/null 2>&1
+ri=$("$FSBENCH" randread "$mnt/warm" 20000 4096 0 5 direct)
+wi=$("$FSBENCH" seqwrite "$work/src.bin" "$mnt/w"); rm -f "$mnt/w"
+busy="$busy, then $busy2"
 p99i=$(sed 's/.*p99_us=\([0-9.]*\).*/\1/' <<<"$ri"); p99b=$(sed 's/.*p99_us=\([0-9.]*\).*/\1/' <<<"$rb")
 p50i=$(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<<"$ri"); p50b=$(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<<"$rb")
 mbi=$(sed 's/.*MBps=\([0-9.]*\).*/\1/' <<<"$wi"); mbb=$(sed 's/.*MBps=\([0-9.]*\).*/\1/' <<<"$wb")
 echo
-echo "4. while the coders are busy (state: $busy) against idle"
+echo "4. while the coders are busy (state before and after: $busy) against idle; reads O_DIRECT (daemon cache)"
 printf "   %-30s %10s %10s %8s\n" "" "idle" "busy" "busy/idle"
 printf "   %-30s %10s %10s %8s\n" "cached 4K read p50 (us)" "$p50i" "$p50b" "$(calc "$p50b / $p50i")"
 printf "   %-30s %10s %10s %8s\n" "cached 4K read p99 (us)" "$p99i" "$p99b" "$(calc "$p99b / $p99i")"

@@ -111,7 +111,7 @@ Test(fs_cache, lru_eviction_respects_the_byte_limit)
     uint8_t b[1000], o[1000];
     for (int i = 0; i < 4; i++) {
         memset(b, 'a' + i, sizeof b);
-        fs_cache_put(&c, 7, (uint64_t)i, b, sizeof b);
+        fs_cache_put(&c, 7, (uint64_t)i, b, sizeof b, 0);
         if (i == 2)   /* touch block 0: block 1 is now the coldest */
             cr_assert(fs_cache_read(&c, 7, 0, 0, o, 10));
     }

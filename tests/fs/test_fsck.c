@@ -311,6 +311,30 @@ Test(fsck, unknown_model_is_a_problem)
     expect_out("/alien: block 0 (bytes 0-");
     expect_out("which this build does not know");
     expect_out("1 problem found");
+
+    /* The daemon refuses the block the same way: EIO and a log line that
+     * names it, no crash, and the coders leave it alone. */
+    cr_assert_eq(fst_mount_init(&fsT_m, "alien"), 0);
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "cp -a '%s'/. '%s'/", s.dir, fsT_m.store);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    int rc = fst_mount_start(&fsT_m, (const char *const[]){ "-o", "cold=0", NULL });
+    if (rc)
+        fsT_fail_mount("mount", rc);
+    int fd = open(fsT_p("alien"), O_RDONLY);
+    cr_assert_geq(fd, 0);
+    char buf[4096];
+    errno = 0;
+    cr_assert_eq(pread(fd, buf, sizeof buf, 0), -1, "a block of an unknown model read");
+    cr_assert_eq(errno, EIO);
+    close(fd);
+    sleep(1);
+    cr_assert_eq(fst_mount_stop(&fsT_m), 0, "the daemon did not stop cleanly");
+    char *log = NULL;
+    size_t n;
+    cr_assert_eq(fst_read_text(fsT_m.log, &log, &n), 0);
+    cr_assert(strstr(log, "block 0: cannot decode"), "%s", log);
+    free(log);
     istore_fini(&s);
 }
 

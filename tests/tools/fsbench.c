@@ -4,10 +4,12 @@
  *
  *   fsbench seqwrite SRC DST        copy SRC to DST in 1 MiB writes + fsync; prints MB/s
  *   fsbench seqread FILE            read FILE in 1 MiB reads; prints MB/s
- *   fsbench randread FILE N BS [RANGE [SEED]]
+ *   fsbench randread FILE N BS [RANGE [SEED [direct]]]
  *                                   N preads of BS bytes at random BS-aligned
  *                                   offsets in [0, RANGE); prints reads/s and
- *                                   the p50/p99 latency of one read (us)
+ *                                   the p50/p99 latency of one read (us);
+ *                                   "direct" opens with O_DIRECT, so a
+ *                                   FUSE mount serves every read itself
  *   fsbench meta DIR N SIZE         create+write N files of SIZE bytes, stat
  *                                   them, unlink them; prints three rates/s
  *
@@ -107,9 +109,10 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int fb_randread(const char *path, long n, size_t bs, uint64_t range, uint64_t seed)
+static int fb_randread(const char *path, long n, size_t bs, uint64_t range, uint64_t seed,
+                       int direct)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | (direct ? O_DIRECT : 0));
     if (fd < 0)
         return fb_die("open", path);
     struct stat st;
@@ -122,7 +125,9 @@ static int fb_randread(const char *path, long n, size_t bs, uint64_t range, uint
         fprintf(stderr, "fsbench: %s smaller than one read\n", path);
         return 1;
     }
-    char *buf = malloc(bs);
+    char *buf = NULL;
+    if (posix_memalign((void **)&buf, 4096, bs))
+        buf = NULL;
     double *lat = n > 0 ? malloc((size_t)n * sizeof(*lat)) : NULL;
     if (!buf || (n > 0 && !lat))
         return 1;
@@ -196,10 +201,11 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "randread") == 0)
         return fb_randread(argv[2], atol(argv[3]), (size_t)atol(argv[4]),
                            argc > 5 ? strtoull(argv[5], NULL, 0) : 0,
-                           argc > 6 ? strtoull(argv[6], NULL, 0) : 1);
+                           argc > 6 ? strtoull(argv[6], NULL, 0) : 1,
+                           argc > 7 && strcmp(argv[7], "direct") == 0);
     if (argc >= 5 && strcmp(argv[1], "meta") == 0)
         return fb_meta(argv[2], atol(argv[3]), (size_t)atol(argv[4]));
     fprintf(stderr, "usage: fsbench seqwrite SRC DST | seqread FILE | "
-                    "randread FILE N BS [RANGE [SEED]] | meta DIR N SIZE\n");
+                    "randread FILE N BS [RANGE [SEED [direct]]] | meta DIR N SIZE\n");
     return 2;
 }
