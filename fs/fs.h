@@ -130,6 +130,9 @@ void fs_cache_buf_put(struct fs_cache *c, uint8_t *p, uint32_t cap);
  * the cache again; on a miss, claim again).  Waits with no lock held but
  * the caller's inode lock (shared), which the owner holds too. */
 int  fs_cache_claim(struct fs_cache *c, uint64_t ino, uint64_t blkno);
+/* The same; with nowait, returns -1 at once instead of waiting when
+ * another thread is loading the block (decode-ahead skips it). */
+int  fs_cache_claim_try(struct fs_cache *c, uint64_t ino, uint64_t blkno, int nowait);
 void fs_cache_unclaim(struct fs_cache *c, uint64_t ino, uint64_t blkno);
 /* Drops every block of ino with blkno >= first. */
 void fs_cache_drop_from(struct fs_cache *c, uint64_t ino, uint64_t first);

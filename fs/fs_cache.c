@@ -79,7 +79,16 @@ static int claim_find(const struct fs_cache *c, uint64_t ino, uint64_t blkno)
 
 int fs_cache_claim(struct fs_cache *c, uint64_t ino, uint64_t blkno)
 {
+    return fs_cache_claim_try(c, ino, blkno, 0);
+}
+
+int fs_cache_claim_try(struct fs_cache *c, uint64_t ino, uint64_t blkno, int nowait)
+{
     pthread_mutex_lock(&c->lock);
+    if (claim_find(c, ino, blkno) >= 0 && nowait) {
+        pthread_mutex_unlock(&c->lock);
+        return -1;
+    }
     if (claim_find(c, ino, blkno) >= 0) {
         while (claim_find(c, ino, blkno) >= 0)
             pthread_cond_wait(&c->claim_cv, &c->lock);

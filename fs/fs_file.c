@@ -126,7 +126,7 @@ int fs_file_load_stored(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
 /* fs_file_load_block; *coded (may be NULL) is set to 1 when the block came
  * from a coded payload, the case decode-ahead exists for. */
 static int load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
-                      uint8_t *dst, int *coded)
+                      uint8_t *dst, int *coded, int nowait)
 {
     if (fs_pend_read(&fs->pend, ino, blkno, 0, dst, fs->bs))
         return 0;
@@ -134,9 +134,15 @@ static int load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
         return 0;
     /* One decode per block at a time: a coded block costs seconds, so a
      * second reader waits for the first one's result in the cache. */
-    while (!fs_cache_claim(&fs->cache, ino, blkno))
+    for (;;) {
+        int c = fs_cache_claim_try(&fs->cache, ino, blkno, nowait);
+        if (c == 1)
+            break;
+        if (c < 0)
+            return 0;             /* nowait: somebody is loading it (dst unset) */
         if (fs_cache_read(&fs->cache, ino, blkno, 0, dst, fs->bs))
             return 0;
+    }
     struct fs_rd *r;
     int e = fs_rd_take(fs, &r);
     if (e) {
@@ -162,7 +168,7 @@ static int load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
 int fs_file_load_block(struct fs_ctx *fs, uint64_t ino, uint64_t blkno,
                        uint8_t *dst)
 {
-    return load_block(fs, ino, blkno, dst, NULL);
+    return load_block(fs, ino, blkno, dst, NULL, 0);
 }
 
 void fs_file_prefetch(struct fs_ctx *fs, uint64_t ino, uint64_t blkno)
@@ -175,7 +181,9 @@ void fs_file_prefetch(struct fs_ctx *fs, uint64_t ino, uint64_t blkno)
         !dbuf_find(in, blkno) && !fs_cache_read(&fs->cache, ino, blkno, 0, NULL, 0)) {
         uint8_t *buf = fs_cache_buf_get(&fs->cache, fs->bs);
         if (buf)
-            (void)fs_file_load_block(fs, ino, blkno, buf);   /* the reader sees errors */
+            /* A block another thread is loading is left to it; errors are
+             * the reader's to see. */
+            (void)load_block(fs, ino, blkno, buf, NULL, 1);
         fs_cache_buf_put(&fs->cache, buf, fs->bs);
     }
     pthread_rwlock_unlock(&in->rw);
@@ -246,7 +254,7 @@ ssize_t fs_file_read(struct fs_ctx *fs, struct fs_inode *in, char *buf,
             if (!scratch && !(scratch = fs_cache_buf_get(&fs->cache, fs->bs)))
                 return -ENOMEM;   /* not a short read: see below */
             int coded = 0;
-            int e = load_block(fs, in->ino, blkno, scratch, &coded);
+            int e = load_block(fs, in->ino, blkno, scratch, &coded, 0);
             if (coded)
                 __atomic_store_n(&in->ra_coded, 1, __ATOMIC_RELAXED);
             if (e) {
