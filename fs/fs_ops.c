@@ -421,6 +421,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
+    fs_sched_foreground(fs);
     struct fs_inode *in;
     int e = fs_inode_get(fs, ino, &in);
     if (e) {
@@ -448,6 +449,7 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
                      size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct fs_ctx *fs = FS(req);
+    fs_sched_foreground(fs);
     struct fs_inode *in;
     int e = fs_inode_get(fs, ino, &in);
     if (e) {

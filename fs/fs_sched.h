@@ -88,6 +88,7 @@ struct fs_sched {
     const char *preset;          /* its name; fixed */
     int stop, paused;            /* lock */
     atomic_int cancel;           /* set with stop: coders abandon their block */
+    _Atomic int64_t fg_ns;       /* CLOCK_MONOTONIC ns of the last file read or write */
     struct fs_sched_key { uint64_t ino, blkno; } *fly;  /* in flight; lock */
     uint32_t n_fly, cap_fly;     /* lock */
     struct fs_sched_counts c;    /* lock (state and rate computed on read) */
@@ -117,6 +118,9 @@ int  fs_sched_start(struct fs_ctx *fs);
  * call twice and without start. */
 void fs_sched_stop(struct fs_ctx *fs);
 void fs_sched_fini(struct fs_ctx *fs);
+/* Called by every FUSE read and write: coders step aside while file I/O
+ * goes on (fs_sched.c, coder_progress).  Any thread, no lock. */
+void fs_sched_foreground(struct fs_ctx *fs);
 /* Runtime switch: pause (1) or resume (0).  -EPERM when compression is off. */
 int  fs_sched_pause(struct fs_ctx *fs, int pause);
 void fs_sched_counts(struct fs_ctx *fs, struct fs_sched_counts *out);
