@@ -7,8 +7,9 @@
  * unknown models and a segment cut short are refused cleanly; the
  * runtime switch and compress=off.
  *
- * The fast tiny-match preset keeps CI short (the default preset codes
- * about 30 KB/s per core); make bench runs the whole corpus. */
+ * The filesystem's preset, tiny-match, codes about 150 KB/s per core, so
+ * the whole corpus (35 MB) takes minutes: the test that writes it has a
+ * timeout of its own. */
 #include "tests/fs/fs_test.h"
 
 #include <dirent.h>
@@ -24,16 +25,31 @@ static const char *const fast[] = { "-o", "preset=tiny-match,cold=0", NULL };
 static const char *const fast64k[] = { "-o", "preset=tiny-match,cold=0,block_size=64K",
                                        NULL };
 
-/* One file of every kind the corpus has, about 4.7 MB in all: text, logs,
- * markup, tables, binaries, images, audio, video, floats, a genome, and a
- * JPEG that the probe must keep away from the model. */
-static const char *const kinds[] = {
-    "alice29.txt", "Apache_2k.log", "html", "iso_3166-2.json", "kppkn.gtb",
-    "geo.protodata", "paper-100k.pdf", "bash_x86-64.elf", "camera.pgm",
-    "soundicons_xylofon.wav", "CiscoVT2people_320x192_12fps.yuv",
-    "coads_SST_12x90x180.f32", "lambda_virus.fa", "fireworks.jpeg",
-};
-#define N_KINDS (sizeof kinds / sizeof kinds[0])
+/* The corpus: every file of ../shared/corpus but its notes (*.md). */
+#define N_MAX 128
+static char *kinds[N_MAX];
+static size_t N_KINDS;
+
+static void list_corpus(void)
+{
+    char dir[PATH_MAX];
+    int rc = fst_corpus_dir(dir, sizeof dir);
+    cr_assert_eq(rc, 0, "corpus not found (../shared/corpus or $FADE_CORPUS)");
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || (n > 3 && !strcmp(de->d_name + n - 3, ".md")))
+            continue;
+        cr_assert_lt(N_KINDS, (size_t)N_MAX);
+        kinds[N_KINDS] = strdup(de->d_name);
+        cr_assert_not_null(kinds[N_KINDS]);
+        N_KINDS++;
+    }
+    closedir(d);
+    cr_assert_geq(N_KINDS, 30, "the corpus has only %zu files", N_KINDS);
+}
 
 static void corpus_path(const char *name, char *out, size_t cap)
 {
@@ -94,7 +110,7 @@ static uint64_t json_u64(const char *key)
 static void wait_drained(const char *rel)
 {
     const char *args[] = { "--wait", "--json", "-i", "30", fsT_p(rel), NULL };
-    int rc = run_tool("fadefs-stat", args, 600000);
+    int rc = run_tool("fadefs-stat", args, 1200000);
     cr_assert_eq(rc, 0, "fadefs-stat --wait exited %d:\n%s", rc, out);
     cr_assert_eq(json_u64("blocks_queued"), 0, "%s", out);
 }
@@ -110,7 +126,7 @@ static void stat_json(const char *rel)
 static void expect_fsck_full(int want)
 {
     const char *args[] = { "--full", fsT_m.store, NULL };
-    int rc = run_tool("fadefsck", args, 600000);
+    int rc = run_tool("fadefsck", args, 1200000);
     cr_assert_eq(rc, want, "fadefsck --full exited %d, want %d:\n%s", rc, want, out);
 }
 
@@ -124,8 +140,9 @@ static char *log_text(void)
 
 /* ---- tests ---- */
 
-Test(fs_compress, corpus_kinds_compress_and_read_back)
+Test(fs_compress, corpus_compresses_and_reads_back, .timeout = 2400)
 {
+    list_corpus();
     fsT_up_opts("corpus", fast);
     uint64_t total = 0;
     for (size_t i = 0; i < N_KINDS; i++) {
@@ -144,9 +161,9 @@ Test(fs_compress, corpus_kinds_compress_and_read_back)
                  (unsigned long long)stored, (unsigned long long)logical);
     cr_assert_gt(json_u64("blocks_compressed"), 10);
     /* The JPEG (the probe keeps it raw) and tails too short to save 12.5 %
-     * (camera.pgm ends 15 bytes into a block): nothing else. */
+     * (camera.pgm ends 15 bytes into a block): a handful, nothing else. */
     cr_assert_geq(json_u64("blocks_kept_raw"), 1, "%s", out);
-    cr_assert_leq(json_u64("blocks_kept_raw"), 3, "%s", out);
+    cr_assert_leq(json_u64("blocks_kept_raw"), 5, "%s", out);
     cr_assert_eq(json_u64("blocks_failed"), 0, "%s", out);
     stat_json("fireworks.jpeg");
     cr_assert_eq(json_u64("blocks_kept_raw"), 1, "%s", out);
@@ -168,6 +185,8 @@ Test(fs_compress, corpus_kinds_compress_and_read_back)
     cr_assert_eq(fst_mount_stop(&fsT_m), 0, "unmount");
     expect_fsck_full(0);
     cr_assert(strstr(out, "0 problems"), "%s", out);
+    for (size_t i = 0; i < N_KINDS; i++)
+        free(kinds[i]);
 }
 
 Test(fs_compress, kill_during_compression_loses_nothing)
