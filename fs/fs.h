@@ -440,6 +440,8 @@ uint64_t fs_file_alloc(struct fs_ctx *fs, uint64_t ino, uint64_t size);
 int fs_file_load_stored(struct fs_ctx *fs, struct fs_rd *r, uint64_t ino,
                         uint64_t blkno, uint8_t *dst, uint32_t *len,
                         struct idx_bloc *loc);
+/* 1 if p[0..n) is all zeros (such a block is stored as a hole). */
+int fs_is_zero(const uint8_t *p, size_t n);
 /* For decode-ahead: loads block blkno of ino into the cache unless it is
  * dirty, past EOF, or there already; takes in->rw itself (no lock held). */
 void fs_file_prefetch(struct fs_ctx *fs, uint64_t ino, uint64_t blkno);

@@ -43,7 +43,7 @@ static struct fs_dbuf *dbuf_find(const struct fs_inode *in, uint64_t blkno)
     return NULL;
 }
 
-static int is_zero(const uint8_t *p, size_t n)
+int fs_is_zero(const uint8_t *p, size_t n)
 {
     /* p[0] == 0 and every byte equals its successor: all zero. */
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
@@ -631,7 +631,7 @@ static int commit_async(struct fs_ctx *fs, struct fs_inode *in)
         b->blkno = d->blkno;
         b->raw_len = len;
         d->cap = fs->bs;
-        if (is_zero(d->data, len)) {
+        if (fs_is_zero(d->data, len)) {
             b->del = 1;               /* stays (or becomes) a hole */
             fs_cache_buf_put(&fs->cache, d->data, fs->bs);
             d->data = NULL;
@@ -741,7 +741,7 @@ int fs_file_truncate(struct fs_ctx *fs, struct fs_inode *in, uint64_t size,
                 free(data);
                 return e;
             }
-            if (is_zero(data, rem)) {
+            if (fs_is_zero(data, rem)) {
                 j.trunc_from = k;     /* becomes a hole */
             } else {
                 part.raw_len = rem;

@@ -156,6 +156,20 @@ static int sj_run(struct fs_ctx *fs, struct fs_job *jj)
     return e;
 }
 
+/* Gives a claim back without a job: the block stays queued and is picked
+ * again later; failed counts it, hold also rests the coders first. */
+static void unclaim(struct fs_sched *s, uint64_t ino, uint64_t blkno,
+                    int failed, int hold)
+{
+    pthread_mutex_lock(&s->lock);
+    fly_del(s, ino, blkno);
+    if (failed)
+        s->c.failed++;
+    if (hold)
+        s->hold_until = clock_ns(CLOCK_MONOTONIC) + HOLD_NS;
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void rate_note(struct fs_sched *s, int64_t t, uint64_t bytes)
 {
     s->rate_i = (s->rate_i + 1) % FS_SCHED_RATE_N;
@@ -219,10 +233,7 @@ static void submit(struct fs_ctx *fs, uint64_t ino, uint64_t blkno, uint64_t gen
     struct sched_job *sj = calloc(1, sizeof(*sj));
     if (!sj) {
         free(payload);
-        pthread_mutex_lock(&s->lock);
-        fly_del(s, ino, blkno);   /* still queued: tried again later */
-        s->c.failed++;
-        pthread_mutex_unlock(&s->lock);
+        unclaim(s, ino, blkno, 1, 0);
         return;
     }
     sj->j.run = sj_run;
@@ -246,11 +257,6 @@ static void submit(struct fs_ctx *fs, uint64_t ino, uint64_t blkno, uint64_t gen
 }
 
 /* ---- deciding ---- */
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
 
 /* Order-0 entropy in milli-bits per byte: one pass over the block, about
  * a ten-thousandth of what coding it costs. */
@@ -389,16 +395,12 @@ static void code_batch(struct coder *cd, struct fs_rd *r, uint32_t n)
         } else if (e && e != -EIO) {
             /* Not the payload's fault (memory, a busy database): still
              * queued, tried again after a rest. */
-            pthread_mutex_lock(&s->lock);
-            fly_del(s, k->ino, k->blkno);
-            s->c.failed++;
-            s->hold_until = clock_ns(CLOCK_MONOTONIC) + HOLD_NS;
-            pthread_mutex_unlock(&s->lock);
+            unclaim(s, k->ino, k->blkno, 1, 1);
         } else if (e) {
             /* Logged by the load; left as it is and not tried again. */
             submit(fs, k->ino, k->blkno, loc.gen, R_FAIL, IDX_KEPT_FAILED,
                    NULL, 0, 0);
-        } else if (all_zero(cd->raw[i], cd->lens[i])) {
+        } else if (fs_is_zero(cd->raw[i], cd->lens[i])) {
             submit(fs, k->ino, k->blkno, loc.gen, R_DROP, 0, NULL, 0, 0);
         } else if (loc.codec == FADE_CODEC_RAW &&
                    entropy_mbits(cd->raw[i], cd->lens[i]) >= FS_SCHED_PROBE_MBITS) {
@@ -406,10 +408,7 @@ static void code_batch(struct coder *cd, struct fs_rd *r, uint32_t n)
         } else {
             uint8_t *dst = malloc(cd->enc_cap);
             if (!dst) {
-                pthread_mutex_lock(&s->lock);
-                fly_del(s, k->ino, k->blkno);
-                s->c.failed++;
-                pthread_mutex_unlock(&s->lock);
+                unclaim(s, k->ino, k->blkno, 1, 0);
                 continue;
             }
             cd->items[m] = (struct fade_batch_item){
@@ -433,13 +432,8 @@ static void code_batch(struct coder *cd, struct fs_rd *r, uint32_t n)
             /* Unmount (the block stays queued for the next mount), or no
              * memory now (queued, tried again after a rest). */
             free(it->dst);
-            pthread_mutex_lock(&s->lock);
-            fly_del(s, k->ino, k->blkno);
-            if (len == FADE_E_NOMEM) {
-                s->c.failed++;
-                s->hold_until = clock_ns(CLOCK_MONOTONIC) + HOLD_NS;
-            }
-            pthread_mutex_unlock(&s->lock);
+            int nomem = len == FADE_E_NOMEM;
+            unclaim(s, k->ino, k->blkno, nomem, nomem);
             continue;
         }
         /* The codec writes a raw block when the model loses; below the
