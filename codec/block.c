@@ -7,6 +7,7 @@
 #include "codec/ctx.h"
 #include "codec/err.h"
 #include "codec/match.h"
+#include "codec/mix.h"
 #include "codec/model.h"
 #include "codec/rc.h"
 
@@ -15,7 +16,12 @@
 
 uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams)
 {
-    size_t n = raw_len / BLK_STREAM_TARGET;
+    return blk_streams_for(raw_len, max_streams, BLK_STREAM_TARGET);
+}
+
+uint32_t blk_streams_for(size_t raw_len, uint32_t max_streams, size_t target)
+{
+    size_t n = raw_len / target;
     if (n > max_streams)
         n = max_streams;
     if (n > FADE_BLOCK_MAX_STREAMS)
@@ -300,6 +306,154 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
     return (ssize_t)w;
 }
 
+/* The network gate of the mix presets (FORMAT.md, "Network gate"): the
+ * network's term must save GATE_MIN_Q8 / 256 bits a netted byte over a
+ * window of GATE_STEPS steps to stay on; otherwise it rests for 1, 2, 4,
+ * ... up to GATE_REST_MAX windows and then is tried again. */
+#define GATE_STEPS    1024u
+#define GATE_MIN_Q8   8
+#define GATE_REST_MAX 32u
+
+struct gate {
+    int on;
+    uint32_t rest, backoff;
+    uint64_t bytes;            /* netted bytes in this window */
+};
+
+/* After step i (0-based): at a window's end, decides the next window. */
+static void gate_step(struct gate *g, struct mix *mx, size_t i)
+{
+    if ((i + 1) % GATE_STEPS != 0)
+        return;
+    if (g->on) {
+        if (mx->net_gain < (int64_t)GATE_MIN_Q8 * (int64_t)g->bytes) {
+            g->on = 0;
+            g->rest = g->backoff;
+            if (g->backoff < GATE_REST_MAX)
+                g->backoff *= 2;
+        } else {
+            g->backoff = 1;
+        }
+    } else if (--g->rest == 0) {
+        g->on = 1;
+    }
+    mx->net_gain = 0;
+    g->bytes = 0;
+}
+
+/* The mix presets' lock-step loop (mix.h): the network predicts for its
+ * share of the streams while the gate has it on, and every byte goes
+ * through the mixing coder and one binary coder per stream.  Encodes src
+ * (dst NULL) into ctx->streams like fade_encode_streams, or decodes into
+ * dst from the streams of the block at src described by info.  Returns the
+ * payload length (encoding), 0 (decoding) or a FADE_E_* code. */
+static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fade_preset *p,
+                           uint32_t use, const uint8_t *src, size_t len, uint32_t n,
+                           uint8_t *dst, const struct fade_block_info *info)
+{
+    size_t q = len / n, r = len % n;
+    size_t steps = q + (r != 0);
+    struct mix *mx = &ctx->mix;
+    FADE_FORWARD(mix_reset(mx, use, len, n));
+    if (!dst) {
+        size_t off = 0;
+        for (uint32_t b = 0; b < n; b++) {
+            size_t cap = rc_bound(blk_stream_len(len, n, b));
+            bc_enc_init(&ctx->benc[b], ctx->streams + off, cap);
+            off += cap;
+        }
+    } else {
+        size_t off = info->header_len, pos = BLK_FADE_TABLE_AT;
+        for (uint32_t b = 0; b < n; b++) {
+            uint32_t sl;
+            FADE_FORWARD(blk_get_len(src, info->header_len - 4, &pos, info->format_version, &sl));
+            bc_dec_init(&ctx->bdec[b], src + off, sl);
+            off += sl;
+        }
+    }
+    const int net = m && (use & MIX_USE_NET);
+    /* The network's streams: a prefix, as the model wants. */
+    uint32_t nn = (n + p->net_div - 1) / p->net_div;
+    if (net)
+        FADE_FORWARD(mdl_reset(m, nn));
+    struct gate g = { .on = 1, .rest = 0, .backoff = 1, .bytes = 0 };
+    uint64_t done = 0;
+    for (size_t i = 0; i < steps; i++) {
+        uint32_t n_active = i < q ? n : (uint32_t)r;
+        uint32_t n_net = n_active < nn ? n_active : nn;
+        const int run = net && (g.on || !p->net_gate);
+        if (run) {
+            FADE_FORWARD(mdl_predict(m, n_net, ctx->freq));
+            g.bytes += n_net;
+        }
+        for (uint32_t b = 0; b < n_active; b++) {
+            const uint32_t *row = run && b < n_net ? ctx->freq + (size_t)b * 256 : NULL;
+            size_t at = b * q + (b < r ? b : r) + i;
+            if (!dst) {
+                mix_encode(mx, b, src, row, &ctx->benc[b]);
+                ctx->sym[b] = src[at];
+            } else {
+                ctx->sym[b] = mix_decode(mx, b, dst, row, &ctx->bdec[b]);
+            }
+        }
+        if (net) {
+            if (run)
+                FADE_FORWARD(mdl_update(m, n_net, ctx->sym));
+            else
+                FADE_FORWARD(mdl_skip(m, n_net, ctx->sym));
+            if (p->net_gate)
+                gate_step(&g, mx, i);
+        }
+        done += n_active;
+        if ((i + 1) % BLK_PROGRESS_STEPS == 0) {
+            if (!dst && ctx->cancel && atomic_load(ctx->cancel))
+                return FADE_E_CANCELED;
+            /* A valid stream never reads past its end by more than the
+             * flush's zeros: stop early on garbage. */
+            if (dst)
+                for (uint32_t b = 0; b < n; b++)
+                    FADE_RETURN_IF(ctx->bdec[b].pos > ctx->bdec[b].len + 4, FADE_E_CORRUPT);
+            report(ctx, done, len);
+        }
+    }
+    if (dst) {
+        for (uint32_t b = 0; b < n; b++)
+            FADE_CORRUPT_IF(bc_dec_finish(&ctx->bdec[b]) != 0);
+        report(ctx, len, len);
+        return 0;
+    }
+    size_t w = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        size_t sl;
+        if (bc_enc_finish(&ctx->benc[b], &sl) != 0)
+            return FADE_E_DST_SMALL;    /* worse than 2 bytes a byte: raw */
+        memmove(ctx->streams + w, ctx->benc[b].buf, sl);
+        ctx->enc[b].pos = sl;           /* the header's length table */
+        w += sl;
+    }
+    report(ctx, len, len);
+    return (ssize_t)w;
+}
+
+ssize_t blk_mix_trial(fade_ctx *ctx, const char *preset, uint32_t use, uint32_t net_div,
+                      int gate, const void *src, size_t len, uint32_t n)
+{
+    if (!ctx || !src || len == 0 || n == 0 || n > len || n > FADE_BLOCK_MAX_STREAMS)
+        return FADE_E_INVAL;
+    struct ctx_model *cm = ctx_model_named(ctx, preset);
+    if (!cm || !cm->preset->mix || n > cm->preset->max_streams)
+        return FADE_E_INVAL;
+    FADE_FORWARD(ctx_model_ready(ctx, cm));
+    FADE_FORWARD(ctx_reserve(ctx, n, 2 * len + 4 * (size_t)n));
+    struct fade_preset v = *cm->preset;
+    if (net_div)
+        v.net_div = net_div;
+    if (gate >= 0)
+        v.net_gate = (uint32_t)gate;
+    ssize_t rv = mix_streams(ctx, cm->m, &v, use, src, len, n, NULL, NULL);
+    return rv == FADE_E_DST_SMALL ? (ssize_t)len : rv;
+}
+
 /* A preset that starts from a prior names a fallback for data its prior
  * does not know: the prior's low learning rate keeps what it knows about
  * text, code and markup, but adapts too slowly to data unlike them
@@ -343,7 +497,9 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
 
     struct ctx_model *cm = &ctx->models[ctx->i_preset];
     uint32_t max = cm->preset->max_streams;
-    uint32_t n = ctx->n_streams ? ctx->n_streams : blk_default_streams(src_len, max);
+    uint32_t n = ctx->n_streams ? ctx->n_streams
+               : cm->preset->mix ? blk_streams_for(src_len, max, BLK_MIX_STREAM_TARGET)
+               : blk_default_streams(src_len, max);
     if (n > src_len)
         n = (uint32_t)src_len;
     if (n > FADE_BLOCK_MAX_STREAMS)
@@ -359,9 +515,16 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
     FADE_FORWARD(ctx_model_ready(ctx, cm));
     FADE_FORWARD(pick_model(ctx, &cm, src, src_len));
     FADE_FORWARD(ctx_reserve(ctx, n, 2 * src_len + 4 * (size_t)n));
-    struct match *mt;
-    FADE_FORWARD(match_start(ctx, cm->preset, src_len, n, &mt));
-    ssize_t payload = fade_encode_streams(ctx, cm->m, mt, src, src_len, n);
+    ssize_t payload;
+    if (cm->preset->mix) {
+        payload = mix_streams(ctx, cm->m, cm->preset, MIX_ALL, src, src_len, n, NULL, NULL);
+        if (payload == FADE_E_DST_SMALL)
+            return raw_with_crc(dst, dst_cap, src, src_len, crc);
+    } else {
+        struct match *mt;
+        FADE_FORWARD(match_start(ctx, cm->preset, src_len, n, &mt));
+        payload = fade_encode_streams(ctx, cm->m, mt, src, src_len, n);
+    }
     if (payload < 0)
         return payload;
     /* Size the header from the coded lengths before writing anything. */
@@ -459,9 +622,16 @@ ssize_t fade_block_decode(fade_ctx *ctx, void *dst, size_t dst_cap,
         FADE_CORRUPT_IF(info.n_streams > cm->preset->max_streams);
         FADE_FORWARD(ctx_model_ready(ctx, cm));
         FADE_FORWARD(ctx_reserve(ctx, info.n_streams, 0));
-        struct match *mt;
-        FADE_FORWARD(match_start(ctx, cm->preset, info.raw_len, info.n_streams, &mt));
-        FADE_FORWARD(fade_decode_streams(ctx, cm->m, mt, dst, p, &info));
+        if (cm->preset->mix) {
+            ssize_t rv = mix_streams(ctx, cm->m, cm->preset, MIX_ALL, p, info.raw_len,
+                                     info.n_streams, dst, &info);
+            if (rv < 0)
+                return rv;
+        } else {
+            struct match *mt;
+            FADE_FORWARD(match_start(ctx, cm->preset, info.raw_len, info.n_streams, &mt));
+            FADE_FORWARD(fade_decode_streams(ctx, cm->m, mt, dst, p, &info));
+        }
     }
     FADE_RETURN_IF(fade_crc32c(0, dst, info.raw_len) != info.crc32c, FADE_E_CHECKSUM);
     return (ssize_t)info.raw_len;

@@ -49,6 +49,12 @@ size_t blk_varint_put(uint8_t *p, uint32_t v);
  * compress better (the model sees more updates per byte) but step more
  * times; the benchmark varies this with `fade bench -s`. */
 uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams);
+/* The same with another length target (target >= 1). */
+uint32_t blk_streams_for(size_t raw_len, uint32_t max_streams, size_t target);
+/* The mix presets' target: their context tables are shared by all streams,
+ * so short streams cost them little, and more streams make the network's
+ * steps cheaper per byte (docs/BENCHMARKS.md, "Mix presets"). */
+#define BLK_MIX_STREAM_TARGET (32u << 10)
 
 /* Start offset and length of sub-stream b when raw_len bytes are split into
  * n streams: longer streams first, len_b = raw_len/n + (b < raw_len%n). */
@@ -58,5 +64,15 @@ size_t blk_stream_len(size_t raw_len, uint32_t n, uint32_t b);
 /* Floating-point operations the model spends on a block of raw_len bytes
  * coded in n streams with preset p (sum of mdl_flops_per_step). */
 double blk_flops(const struct fade_preset *p, size_t raw_len, uint32_t n);
+
+/* For the ablation tool (tests/tools/fade_ablate): codes len bytes of
+ * src in n streams with mix preset `preset` and only the parts in `use`
+ * (MIX_USE_*, codec/mix.h), the network on one stream in net_div (0: the
+ * preset's) and its gate on (1), off (0) or as the preset has it (-1),
+ * and returns the coded payload's length (len
+ * when it would not fit in 2 bytes a byte) or a FADE_E_* code.  Nothing
+ * is written anywhere: such a variant has no model id. */
+ssize_t blk_mix_trial(fade_ctx *ctx, const char *preset, uint32_t use, uint32_t net_div,
+                      int gate, const void *src, size_t len, uint32_t n);
 
 #endif /* FADE_BLOCK_H */

@@ -36,6 +36,7 @@ int fade_ctx_create(fade_ctx **out, const struct fade_ctx_params *params)
         return FADE_E_NOMEM;
     c->preset = p;
     match_init(&c->match);
+    mix_init(&c->mix);
     c->n_streams = params->n_streams;
     c->kern = k;
 
@@ -85,6 +86,9 @@ void fade_ctx_free(fade_ctx *ctx)
     free(ctx->sym);
     free(ctx->streams);
     match_free(&ctx->match);
+    mix_free(&ctx->mix);
+    free(ctx->benc);
+    free(ctx->bdec);
     free(ctx);
 }
 
@@ -117,6 +121,12 @@ struct ctx_model *ctx_find_model(struct fade_ctx *ctx, uint64_t id)
     for (unsigned i = 0; i < ctx->n_models; i++)
         if (ctx->models[i].id_known && ctx->models[i].id == id)
             return &ctx->models[i];
+    /* Then the context's own preset: computing an id regenerates that
+     * model's start weights, which for the large presets costs more than
+     * decoding a small block. */
+    struct ctx_model *own = &ctx->models[ctx->i_preset];
+    if (!own->id_known && ctx_model_id(own) == id)
+        return own;
     for (unsigned i = 0; i < ctx->n_models; i++)
         if (!ctx->models[i].id_known && ctx_model_id(&ctx->models[i]) == id)
             return &ctx->models[i];
@@ -144,27 +154,35 @@ int ctx_model_ready(struct fade_ctx *ctx, struct ctx_model *cm)
 int ctx_reserve(struct fade_ctx *ctx, uint32_t n_streams, size_t streams_bytes)
 {
     if (n_streams > ctx->coder_cap) {
-        /* All four grow together; on failure the old (smaller) ones stay
+        /* All of them grow together; on failure the old (smaller) ones stay
          * valid and coder_cap unchanged. */
         uint32_t *f = malloc((size_t)n_streams * 256 * sizeof *f);
         struct rc_enc *e = malloc((size_t)n_streams * sizeof *e);
         struct rc_dec *d = malloc((size_t)n_streams * sizeof *d);
         uint8_t *s = malloc(n_streams);
-        if (!f || !e || !d || !s) {
+        struct bc_enc *be = malloc((size_t)n_streams * sizeof *be);
+        struct bc_dec *bd = malloc((size_t)n_streams * sizeof *bd);
+        if (!f || !e || !d || !s || !be || !bd) {
             free(f);
             free(e);
             free(d);
             free(s);
+            free(be);
+            free(bd);
             return FADE_E_NOMEM;
         }
         free(ctx->freq);
         free(ctx->enc);
         free(ctx->dec);
         free(ctx->sym);
+        free(ctx->benc);
+        free(ctx->bdec);
         ctx->freq = f;
         ctx->enc = e;
         ctx->dec = d;
         ctx->sym = s;
+        ctx->benc = be;
+        ctx->bdec = bd;
         ctx->coder_cap = n_streams;
     }
     if (streams_bytes > ctx->streams_cap) {

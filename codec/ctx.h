@@ -13,6 +13,7 @@
 #include "codec/fade.h"
 #include "codec/kern.h"
 #include "codec/match.h"
+#include "codec/mix.h"
 #include "codec/model.h"
 #include "codec/rc.h"
 
@@ -39,10 +40,13 @@ struct fade_ctx {
     struct rc_enc *enc;
     struct rc_dec *dec;
     uint8_t   *sym;         /* one byte per stream */
-    uint32_t   coder_cap;   /* streams the four arrays above can hold */
+    struct bc_enc *benc;    /* binary coders of the mix presets */
+    struct bc_dec *bdec;
+    uint32_t   coder_cap;   /* streams the arrays above can hold */
     uint8_t   *streams;     /* encoder output of every stream */
     size_t     streams_cap;
     struct match match;     /* match stage of *-match presets (reset per block) */
+    struct mix mix;         /* mixing coder of the mix presets (reset per block) */
 
     const atomic_int *cancel;      /* fade_ctx_set_cancel; NULL = none */
     fade_progress_fn progress;

@@ -96,6 +96,14 @@ struct fade_preset {
     uint32_t match_min;    /* 0: none; else the match stage (FORMAT.md, "Match
                               stage") runs after the model, hashing this many
                               bytes; part of the model id only when non-zero */
+    uint32_t mix;          /* 0: none; else the version of the mix stage
+                              (FORMAT.md, "Mix stage"): the network's rows
+                              feed a mixing coder with cheap context models;
+                              part of the model id only when non-zero */
+    uint32_t net_div;      /* mix presets: the network runs on the first
+                              ceil(n / net_div) of a block's n streams */
+    uint32_t net_gate;     /* mix presets: 1 = the network runs only while
+                              it pays (FORMAT.md, "Network gate"), 0 = always */
 };
 /* Returns the preset called `name`, or NULL.  The pointer is static. */
 const struct fade_preset *fade_preset_find(const char *name);

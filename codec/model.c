@@ -270,6 +270,9 @@ static uint64_t id_prefix(const struct fade_preset *p)
      * (and their existing blocks) stay as they were. */
     if (p->match_min)
         h = fnv_u32(fnv_bytes(h, "match-1", 7), p->match_min);
+    /* So does the mix stage, and where the network runs in it. */
+    if (p->mix)
+        h = fnv_u32(fnv_u32(fnv_u32(fnv_bytes(h, "mix", 3), p->mix), p->net_div), p->net_gate);
     return h;
 }
 
@@ -287,6 +290,8 @@ static int preset_ok(const struct fade_preset *p)
         return 0;
     if (p->match_min > 32)      /* match stage: 0 = none, else 1..32 */
         return 0;
+    if (p->mix > 1 || (p->mix && (p->net_div < 1 || p->net_gate > 1 || p->match_min)))
+        return 0;               /* mix stage 1 has its own match model */
     if (!(p->lr > 0.0f) || p->T > 4096 || p->D > 4096 || p->G > (1u << 24) ||
         p->F > (1u << 24) || p->H > 4096)
         return 0;
@@ -747,6 +752,15 @@ int mdl_update(struct mdl *m, uint32_t n_active, const uint8_t *sym)
         m->backward(m, n_active, sym);
         mdl_adam(m, n_active);
     }
+    advance(m, n_active, sym);
+    return 0;
+}
+
+int mdl_skip(struct mdl *m, uint32_t n_active, const uint8_t *sym)
+{
+    if (!m || !sym || n_active < 1 || n_active > m->cur_active || m->pending)
+        return FADE_E_INVAL;
+    m->cur_active = n_active;
     advance(m, n_active, sym);
     return 0;
 }

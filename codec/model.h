@@ -69,6 +69,13 @@ int  mdl_predict(struct mdl *m, uint32_t n_active, uint32_t *freq);
  * mdl_predict with the same n_active. */
 int  mdl_update(struct mdl *m, uint32_t n_active, const uint8_t *sym);
 
+/* Ends a step that was not predicted: every active stream's context
+ * advances by its byte, with no forward pass and no training (the mix
+ * presets run the network only on some steps).  The rolling cache is
+ * extended only by forward passes, so it holds the bytes before the steps
+ * that ran.  Must not follow a mdl_predict; n_active as for mdl_predict. */
+int  mdl_skip(struct mdl *m, uint32_t n_active, const uint8_t *sym);
+
 /* How well the model's start weights know src: mean bits per byte of
  * n_windows windows of `window` bytes spread evenly over src (all of src
  * once when it is shorter than that), each coded from a fresh stream

@@ -11,28 +11,36 @@
 
 /* Bytes the match presets hash (docs/BENCHMARKS.md, "Match stage"). */
 #define MATCH_MIN 5
+/* The default mix preset runs the network on one stream in NET_DIV
+ * (docs/BENCHMARKS.md, "Mix presets"). */
+#define NET_DIV 1
 
 static const struct fade_preset presets[] = {
     /* name      T   D     G   L     F   H  streams upd  lr     prior      fallback  match */
-    { "tiny",    4,  8,   64,  8,   64, 16,   64,  1, 1e-3f, NULL, NULL, 0 },   /* tests */
-    { "small",   8, 16,  512, 32,  512, 32,  256,  1, 1e-3f, NULL, NULL, 0 },
-    { "medium", 16, 16, 1024, 32, 1024, 64,  256,  1, 1e-3f, NULL, NULL, 0 },
-    { "large",  16, 32, 2048, 64, 2048, 64,  512,  1, 1e-3f, NULL, NULL, 0 },
-    { "paper",  16, 32, 4096, 64, 8192, 64,  512,  1, 1e-3f, NULL, NULL, 0 },   /* DESIGN.md */
+    { "tiny",    4,  8,   64,  8,   64, 16,   64,  1, 1e-3f, NULL, NULL, 0, 0, 0, 0 },   /* tests */
+    { "small",   8, 16,  512, 32,  512, 32,  256,  1, 1e-3f, NULL, NULL, 0, 0, 0, 0 },
+    { "medium", 16, 16, 1024, 32, 1024, 64,  256,  1, 1e-3f, NULL, NULL, 0, 0, 0, 0 },
+    { "large",  16, 32, 2048, 64, 2048, 64,  512,  1, 1e-3f, NULL, NULL, 0, 0, 0, 0 },
+    { "paper",  16, 32, 4096, 64, 8192, 64,  512,  1, 1e-3f, NULL, NULL, 0, 0, 0, 0 },   /* DESIGN.md */
     /* small's dimensions, started from weights trained offline */
-    { "primed",  8, 16,  512, 32,  512, 32,  256,  1, 2e-4f, "primed1", "small", 0 },
+    { "primed",  8, 16,  512, 32,  512, 32,  256,  1, 2e-4f, "primed1", "small", 0, 0, 0, 0 },
     /* small and primed followed by the match stage (codec/match.h); tiny
      * with it is for tests and fuzzing */
-    { "tiny-match",   4,  8,  64,  8,  64, 16,  64, 1, 1e-3f, NULL, NULL, MATCH_MIN },
-    { "small-match",  8, 16, 512, 32, 512, 32, 256, 1, 1e-3f, NULL, NULL, MATCH_MIN },
+    { "tiny-match",   4,  8,  64,  8,  64, 16,  64, 1, 1e-3f, NULL, NULL, MATCH_MIN, 0, 0, 0 },
+    { "small-match",  8, 16, 512, 32, 512, 32, 256, 1, 1e-3f, NULL, NULL, MATCH_MIN, 0, 0, 0 },
     { "primed-match", 8, 16, 512, 32, 512, 32, 256, 1, 2e-4f, "primed1", "small-match",
-      MATCH_MIN },
+      MATCH_MIN, 0, 0, 0 },
+    /* The mix stage (codec/mix.h) around a network: the default runs tiny
+     * on a share of the streams while it pays; max runs small on every
+     * stream and step. */
+    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 1, NET_DIV, 1 },
+    { "max",     8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 1, 1, 0 },
 };
 
 #define N_PRESETS (sizeof presets / sizeof presets[0])
 
 /* The preset used when none is named (decided by measurement). */
-static const char default_preset[] = "primed-match";
+static const char default_preset[] = "mix";
 
 const struct fade_preset *fade_preset_find(const char *name)
 {

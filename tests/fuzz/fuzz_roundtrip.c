@@ -1,6 +1,6 @@
 /* fuzz_roundtrip.c — libFuzzer target: arbitrary bytes encoded as a FADE
- * block (tiny preset, or tiny-match for the match stage, and the stream
- * count, both taken from the first byte) decode back
+ * block (tiny preset, tiny-match for the match stage or mix for the mix
+ * stage, and the stream count, both taken from the first byte) decode back
  * to exactly the same bytes, and the encoded block never exceeds
  * fade_block_bound().  Built by scripts/build-fuzz.sh. */
 #include <stddef.h>
@@ -14,18 +14,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* One context per preset and stream count, made on first use (the
      * fuzzer is single-threaded; creating a context per input would
      * dominate). */
-    static fade_ctx *ctxs[2][9];
+    static const char *const presets[3] = {"tiny", "tiny-match", "mix"};
+    static fade_ctx *ctxs[3][9];
     if (size < 1 || size > 2048)
         return 0;
     unsigned k = data[0] % 9;                   /* 1 << k streams: 1..256 */
-    unsigned with_match = (data[0] / 9) & 1;
-    fade_ctx **ctx = ctxs[with_match];
+    unsigned which = (data[0] / 9) % 3;
+    fade_ctx **ctx = ctxs[which];
     uint32_t streams = 1u << k;
     if (streams > 64)
         streams = 64;                           /* tiny's max_streams */
     if (!ctx[k]) {
-        struct fade_ctx_params p = {.preset = with_match ? "tiny-match" : "tiny",
-                                    .n_streams = streams};
+        struct fade_ctx_params p = {.preset = presets[which], .n_streams = streams};
         FUZZ_CHECK(fade_ctx_create(&ctx[k], &p) == 0);
     }
     const uint8_t *src = data + 1;

@@ -1,0 +1,144 @@
+/* mix.h — the mixing coder of the mix presets: cheap exact context models
+ * beside the FADE network, a learned mixer, two calibration stages (APM),
+ * and one binary arithmetic coder (bc.h) per sub-stream.
+ *
+ * A byte is coded as 8 binary decisions, high bit first.  For each one,
+ * every input model gives a probability in the logistic ("stretch")
+ * domain: order-0..4 and order-6 context counters, a word context, the
+ * match model (the byte that followed the last earlier occurrence of the
+ * stream's last MIX_MATCH_MIN bytes), and — on the steps where the network
+ * runs — the network's own probability of the bit, read off its 256-way
+ * distribution.  A mixer whose weights are chosen by the partial byte and
+ * the match state adds them up, learns online which to trust, and two APM
+ * stages refine the result.  Everything here is integer: encoder and
+ * decoder compute the same probabilities on every machine by construction.
+ * codec/FORMAT.md ("Mix stage") is the specification.
+ *
+ * The block's sub-streams are coded in lock-step, as with the other
+ * presets: at step i, stream 0's i-th byte, then stream 1's, and so on.
+ * The tables are shared by all streams (each learns from what the others
+ * coded); each stream has its own history.  The match model may point into
+ * any stream, at bytes already coded (mix_known).
+ *
+ * Memory: a struct mix is owned by the coding context (ctx.h) and reused
+ * across blocks; mix_reset grows its tables to the block's size and clears
+ * them.  Not thread-safe: one thread codes one block at a time.
+ */
+#ifndef FADE_MIX_H
+#define FADE_MIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "codec/bc.h"
+
+/* Bytes hashed by the match model. */
+#define MIX_MATCH_MIN 6u
+
+/* The parts a mix configuration may switch off (for the ablation tool;
+ * every preset runs all of them).  MIX_ALL is the presets' choice. */
+enum {
+    MIX_USE_O1     = 1u << 0,
+    MIX_USE_O2     = 1u << 1,
+    MIX_USE_O3     = 1u << 2,
+    MIX_USE_O4     = 1u << 3,
+    MIX_USE_O6     = 1u << 4,
+    MIX_USE_WORD   = 1u << 5,
+    MIX_USE_SPARSE = 1u << 6,
+    MIX_USE_REC_A  = 1u << 7,
+    MIX_USE_REC_B  = 1u << 8,
+    MIX_USE_MATCH  = 1u << 9,
+    MIX_USE_APM    = 1u << 10,
+    MIX_USE_NET    = 1u << 11,
+    MIX_ALL        = (1u << 12) - 1,
+};
+
+/* Context models with a table each, in the order of their MIX_USE_ bits:
+ * orders 1..4 and 6, the current word, the two bytes before the last
+ * (sparse), and two record contexts (the bytes one and two records up,
+ * with the last byte or with each other; mix_stream.rlen).  Order 0 is
+ * left out: it paid nothing beside the APM on order 0 (BENCHMARKS.md). */
+enum { MIX_C_O1, MIX_C_O2, MIX_C_O3, MIX_C_O4, MIX_C_O6, MIX_C_WORD,
+       MIX_C_SPARSE, MIX_C_REC_A, MIX_C_REC_B, MIX_NCTX };
+#define MIX_IN_MATCH  MIX_NCTX
+#define MIX_IN_NET    (MIX_NCTX + 1)
+#define MIX_IN_BIAS   (MIX_NCTX + 2)
+#define MIX_NIN       (MIX_NCTX + 3)
+#define MIX_NIN_PAD   12u          /* weight rows padded for alignment */
+/* Mixer weight sets: 256 partial bytes x 4 match states. */
+#define MIX_SETS      (256u * 4u)
+#define MIX_MATCH_SM  64u          /* match model probability cells */
+
+struct mix_stream {
+    uint32_t c4;          /* last 4 bytes of the stream, newest lowest */
+    uint32_t c8;          /* the 4 before those */
+    uint32_t word;        /* hash of the current word, 0 outside words */
+    uint32_t start;       /* block position of the stream's first byte */
+    uint32_t done;        /* bytes of the stream coded so far */
+    uint32_t hash[MIX_NCTX];   /* this byte's context hashes */
+    uint32_t m_ptr;       /* block position of the predicted byte */
+    uint32_t m_len;       /* match length in bytes, 0 = none */
+    /* Record length detection: the distance at which byte values repeat
+     * most (a majority vote over the distances that repeated twice). */
+    uint32_t rlen;        /* record length in use, 0 = none yet */
+    uint32_t r_cand, r_votes;
+    uint32_t last[256];   /* stream offset + 1 where each value last was */
+    uint32_t dist[256];   /* and the distance before that */
+};
+
+struct mix {
+    uint32_t use;                 /* MIX_USE_* */
+    /* Fixed tables (mix_init): the inverse of squash over 12-bit
+     * probabilities, and the counters' rates 65536 / (n + 1.5). */
+    int16_t  stretch[4096];
+    uint32_t rec[1024];
+    uint16_t cost[4096];          /* -log2(p / 4096) in 1/256 bits */
+    /* The block's layout. */
+    uint32_t raw_len, n, q, r;
+    struct mix_stream *st;
+    uint32_t st_cap;
+    /* Context tables: 32-bit counters (22-bit probability, 10-bit count)
+     * in buckets of 16 (slot 0 holds the bucket's check). */
+    uint32_t *t[MIX_NCTX];
+    uint32_t  t_bits[MIX_NCTX];   /* in use: 2^t_bits slots */
+    size_t    t_cap[MIX_NCTX];    /* allocated slots */
+    /* Match model. */
+    uint32_t *mt;                 /* hash -> block position + 1, 0 = empty */
+    uint32_t  mt_bits;
+    size_t    mt_cap;
+    uint16_t  msm[MIX_MATCH_SM];  /* P(expected bit is right), 16-bit */
+    /* Mixer. */
+    int32_t   w[MIX_SETS * MIX_NIN_PAD];
+    /* What the network's input saved, in 1/256 bits, since the caller
+     * last cleared it: the cost of each bit under the mixer's output
+     * without the network's term minus its cost with it (mix_encode and
+     * mix_decode add to it on the bytes coded with a frequency row). */
+    int64_t   net_gain;
+    /* APM stages: 33 interpolation points per context, 16-bit. */
+    uint16_t  a1[256 * 33];
+    uint16_t *a2;                 /* 65536 * 33 */
+};
+
+/* Zeroes a struct mix that owns nothing yet. */
+void mix_init(struct mix *mx);
+/* Frees what mx owns (not mx); mx is then as after mix_init. */
+void mix_free(struct mix *mx);
+/* Starts a block of raw_len (>= 1) bytes in n streams (1..raw_len) with
+ * the parts in `use`: sizes and clears every table.  0, FADE_E_INVAL or
+ * FADE_E_NOMEM. */
+int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n);
+
+/* Codes the next byte c of stream b with the network's frequency row
+ * `freq` (256 entries, each >= 1, sum 65536) or NULL on a step where the
+ * network did not run.  buf is the block's raw bytes (the source): the
+ * match model reads the bytes already coded from it. */
+void mix_encode(struct mix *mx, uint32_t b, const uint8_t *buf, const uint32_t *freq,
+                struct bc_enc *e);
+/* Decodes the next byte of stream b into buf (at its block position) and
+ * returns it; the other arguments as for mix_encode. */
+uint8_t mix_decode(struct mix *mx, uint32_t b, uint8_t *buf, const uint32_t *freq,
+                   struct bc_dec *d);
+
+/* 1 if block position pos holds a byte every decoder already has. */
+int mix_known(const struct mix *mx, uint32_t pos);
+
+#endif /* FADE_MIX_H */
