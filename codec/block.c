@@ -308,10 +308,11 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
 
 /* The network gate of the mix presets (FORMAT.md, "Network gate"): the
  * network's term must save GATE_MIN_Q8 / 256 bits a netted byte over a
- * window of GATE_STEPS steps to stay on; otherwise it rests for 1, 2, 4,
+ * window of GATE_STEPS steps to stay on (1/8 bit: the network costs about
+ * eight times the rest of the stage, docs/BENCHMARKS.md); otherwise it rests for 1, 2, 4,
  * ... up to GATE_REST_MAX windows and then is tried again. */
 #define GATE_STEPS    1024u
-#define GATE_MIN_Q8   8
+#define GATE_MIN_Q8   32
 #define GATE_REST_MAX 32u
 
 struct gate {
@@ -498,7 +499,8 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
     struct ctx_model *cm = &ctx->models[ctx->i_preset];
     uint32_t max = cm->preset->max_streams;
     uint32_t n = ctx->n_streams ? ctx->n_streams
-               : cm->preset->mix ? blk_streams_for(src_len, max, BLK_MIX_STREAM_TARGET)
+               : cm->preset->mix && cm->preset->net_gate
+                   ? blk_streams_for(src_len, max, BLK_MIX_STREAM_TARGET)
                : blk_default_streams(src_len, max);
     if (n > src_len)
         n = (uint32_t)src_len;

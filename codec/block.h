@@ -51,10 +51,13 @@ size_t blk_varint_put(uint8_t *p, uint32_t v);
 uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams);
 /* The same with another length target (target >= 1). */
 uint32_t blk_streams_for(size_t raw_len, uint32_t max_streams, size_t target);
-/* The mix presets' target: their context tables are shared by all streams,
- * so short streams cost them little, and more streams make the network's
- * steps cheaper per byte (docs/BENCHMARKS.md, "Mix presets"). */
-#define BLK_MIX_STREAM_TARGET (32u << 10)
+/* The target of the mix presets with a gated network: the context models
+ * code best in one stream (several interleave their statistics, 2 to 8 %
+ * larger on the corpus), so a block up to twice this is one stream.  A mix
+ * preset whose network runs on every step (max) splits like the network
+ * presets, where more streams make each step cheaper per byte
+ * (docs/BENCHMARKS.md, "Mix presets"). */
+#define BLK_MIX_STREAM_TARGET (1u << 20)
 
 /* Start offset and length of sub-stream b when raw_len bytes are split into
  * n streams: longer streams first, len_b = raw_len/n + (b < raw_len%n). */

@@ -86,17 +86,24 @@ static void help(void)
     for (unsigned i = 0; fade_preset_at(i); i++)
         printf(" %s", fade_preset_at(i)->name);
     printf("\n"
-           "                         Larger presets compress better and run slower.\n"
-           "                         Decompression uses the model each block names;\n"
-           "                         -m, -b and -s only matter when compressing.\n"
+           "                         mix codes with context models, a match model\n"
+           "                         and a learned mixer, and runs the tiny network\n"
+           "                         beside them only where it pays; max runs the\n"
+           "                         small network on every byte (best ratio, a few\n"
+           "                         KB/s).  The network-only presets (tiny .. paper,\n"
+           "                         primed, *-match) get stronger and slower in\n"
+           "                         turn.  Decompression uses the model each block\n"
+           "                         names; -m, -b and -s only matter when\n"
+           "                         compressing.\n"
            "    -b, --block SIZE     raw bytes per block (default 1M); suffixes K and M\n"
            "                         (powers of 1024); at most 64M.  Bigger blocks\n"
            "                         compress better; smaller ones decode faster at\n"
            "                         random offsets.\n"
            "    -s, --streams N      sub-streams per block (default: one per %u KiB of\n"
-           "                         block, within the preset's limit).  More streams\n"
-           "                         step the model fewer times but give each stream\n"
-           "                         less data to learn from.\n"
+           "                         block, within the preset's limit; one per %u KiB\n"
+           "                         for mix).  More streams step the network fewer\n"
+           "                         times but give each stream less data to learn\n"
+           "                         from.\n"
            "    -t, --threads N      threads (default 1).  Several blocks are coded at\n"
            "                         once, one thread each; threads left over work\n"
            "                         inside a block.  Output does not depend on N.\n"
@@ -124,7 +131,7 @@ static void help(void)
            "    tar cf - dir | fade c -t 4 -b 4M - dir.tar.fade\n"
            "    fade d dir.tar.fade - | tar xf -\n"
            "    fade bench -m tiny -b 256K corpus/*.txt\n",
-           BLK_STREAM_TARGET >> 10);
+           BLK_STREAM_TARGET >> 10, BLK_MIX_STREAM_TARGET >> 10);
 }
 
 /* "123", "64K", "1M" (powers of 1024) -> bytes; -1 on error. */

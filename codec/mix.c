@@ -2,6 +2,7 @@
  * specified in codec/FORMAT.md, "Mix stage").  All integer. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "codec/err.h"
 #include "codec/fade.h"
 #include "codec/mix.h"
@@ -10,10 +11,11 @@
  * project supports (gcc, clang); the counters and the mixer rely on it. */
 _Static_assert((-3 >> 1) == -2, "arithmetic right shift");
 
-#define CTR_INIT   (1u << 31)     /* probability 1/2, count 0 */
+#define CTR_INIT   (1u << 31)     /* probability 1/2, count 0, no history */
+#define HSM_LIMIT  1023u
 #define CTR_LIMIT  255u           /* counts stop here: rate 1/(limit+1.5) */
-#define MIX_LR     6              /* mixer learning rate, in 2^-14 units */
-#define MIX_W0     (1 << 14)      /* start weight of every model input */
+#define MIX_LR     4              /* mixer learning rate, in 2^-14 units */
+#define MIX_W0     (1 << 12)      /* start weight of every model input */
 #define MSM_INIT   49152u         /* a match is right 3 times in 4 */
 #define MSM_RATE   5
 #define APM_RATE   6
@@ -22,9 +24,7 @@ _Static_assert((-3 >> 1) == -2, "arithmetic right shift");
 #define RLEN_MAX      4096u       /* longest record length detected */
 #define RLEN_VOTES    8u
 #define RLEN_VOTES_MAX 64u
-#ifndef MIX_HB
-#define MIX_HB 1
-#endif
+#define MIX_HB     1              /* hashed tables: 2^MIX_HB slots a byte */
 #define T_BITS_MIN 12u
 #define T_BITS_MAX 22u
 
@@ -92,6 +92,23 @@ void mix_init(struct mix *mx)
     for (uint32_t p = 1; p < 4096; p++)
         mx->cost[p] = (uint16_t)((12u << 8) - log2_q8(p));
     mx->cost[0] = mx->cost[1];
+    /* A bit raises its own count (to 7 at most) and, above 2, halves the
+     * other one's (rounding up): old evidence fades, new evidence counts. */
+    for (uint32_t h = 0; h < MIX_HIST_STATES; h++) {
+        for (int y = 0; y < 2; y++) {
+            uint32_t n0 = h & 7, n1 = (h >> 3) & 7;
+            if (y) {
+                n1 += n1 < 7;
+                if (n0 > 2)
+                    n0 = (n0 + 2) / 2;
+            } else {
+                n0 += n0 < 7;
+                if (n1 > 2)
+                    n1 = (n1 + 2) / 2;
+            }
+            mx->hnext[h][y] = (uint8_t)(n0 | n1 << 3 | (uint32_t)y << 6);
+        }
+    }
 }
 
 void mix_free(struct mix *mx)
@@ -118,11 +135,27 @@ static uint32_t clamp_bits(uint32_t b)
 }
 
 /* Makes *p hold at least n elements of size sz (contents undefined). */
+/* Tables of 2 MiB and more are aligned to 2 MiB and offered to the
+ * kernel for huge pages: every bit reads them at random, and with 4 KiB
+ * pages most of those reads also miss the TLB. */
+#define HUGE_ALIGN ((size_t)2 << 20)
+
 static int grow(void **p, size_t *cap, size_t n, size_t sz)
 {
     if (*cap >= n)
         return 0;
-    void *q = malloc(n * sz);
+    size_t bytes = n * sz;
+    void *q;
+    if (bytes >= HUGE_ALIGN) {
+        bytes = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+        q = aligned_alloc(HUGE_ALIGN, bytes);
+#ifdef MADV_HUGEPAGE
+        if (q)
+            (void)madvise(q, bytes, MADV_HUGEPAGE);     /* a hint: may fail */
+#endif
+    } else {
+        q = malloc(bytes);
+    }
     if (!q)
         return FADE_E_NOMEM;
     free(*p);
@@ -173,8 +206,20 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
     }
     for (uint32_t i = 0; i < MIX_MATCH_SM; i++)
         mx->msm[i] = MSM_INIT;
+    /* A history's probability starts at (n1 + 1/2) / (n0 + n1 + 1). */
+    for (uint32_t h = 0; h < MIX_HIST_STATES; h++) {
+        uint32_t n0 = h & 7, n1 = (h >> 3) & 7;
+        uint32_t p22 = (uint32_t)(((2 * n1 + 1) << 22) / (2 * (n0 + n1) + 2));
+        for (int k = 0; k < MIX_NCTX; k++)
+            mx->hsm[k][h] = p22 << 10;
+    }
     for (uint32_t s = 0; s < MIX_SETS; s++) {
         int32_t *w = mx->w + (size_t)s * MIX_NIN_PAD;
+        for (uint32_t i = 0; i < MIX_NIN_PAD; i++)
+            w[i] = i < MIX_IN_BIAS ? MIX_W0 : 0;
+    }
+    for (uint32_t s = 0; s < MIX_SETS2; s++) {
+        int32_t *w = mx->w2 + (size_t)s * MIX_NIN_PAD;
         for (uint32_t i = 0; i < MIX_NIN_PAD; i++)
             w[i] = i < MIX_IN_BIAS ? MIX_W0 : 0;
     }
@@ -183,15 +228,9 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
         curve[j] = (uint16_t)(squash(clamp_st((j - 16) * 128)) * 16);
     for (int c = 0; c < 256; c++)
         memcpy(mx->a1 + c * 33, curve, sizeof curve);
-    if (!mx->a2) {
-        mx->a2 = malloc(65536u * 33 * sizeof(uint16_t));
-        if (!mx->a2)
-            return FADE_E_NOMEM;
-    }
+    FADE_FORWARD(grow((void **)&mx->a2, &mx->a2_cap, 65536u * 33, sizeof(uint16_t)));
     for (int c = 0; c < 65536; c++)
         memcpy(mx->a2 + (size_t)c * 33, curve, sizeof curve);
-    for (int k = 0; k < MIX_NCTX; k++)
-        mx->st[0].hash[k] = 0;
     for (uint32_t b = 0; b < n; b++)
         for (int k = 0; k < MIX_NCTX; k++)
             mx->st[b].hash[k] = hmix((uint32_t)k << 28);
@@ -223,20 +262,33 @@ static inline uint32_t *bucket(uint32_t *t, uint32_t bits, uint32_t h)
         return a;
     if (b[0] == chk)
         return b;
-    uint32_t *v = (a[1] & 1023u) <= (b[1] & 1023u) ? a : b;
+    uint32_t *v = ((a[1] >> 8) & 255u) <= ((b[1] >> 8) & 255u) ? a : b;
     v[0] = chk;
     for (int k = 1; k < 16; k++)
         v[k] = CTR_INIT;
     return v;
 }
 
-static inline void ctr_update(uint32_t *s, int y, const uint32_t *rec)
+/* A slot: 16-bit probability, 8-bit count (rate 1/(n + 1.5) until
+ * CTR_LIMIT), 8-bit history state. */
+static inline void ctr_update(uint32_t *s, int y, const struct mix *mx)
+{
+    uint32_t v = *s, n = (v >> 8) & 255u, h = v & 255u;
+    int32_t p = (int32_t)(v >> 16);
+    int32_t target = y ? 65535 : 0;
+    p += (int32_t)(((int64_t)(target - p) * mx->rec[n]) >> 16);
+    if (n < CTR_LIMIT)
+        n++;
+    *s = (uint32_t)p << 16 | n << 8 | mx->hnext[h & (MIX_HIST_STATES - 1)][y];
+}
+
+static inline void hsm_update(uint32_t *s, int y, const uint32_t *rec)
 {
     uint32_t v = *s, n = v & 1023u;
     int32_t p = (int32_t)(v >> 10);
     int32_t target = y ? (1 << 22) - 1 : 0;
     p += (int32_t)(((int64_t)(target - p) * rec[n]) >> 16);
-    if (n < CTR_LIMIT)
+    if (n < HSM_LIMIT)
         n++;
     *s = (uint32_t)p << 10 | n;
 }
@@ -391,13 +443,14 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
     uint32_t mcell = mlen < MIX_MATCH_SM ? mlen : MIX_MATCH_SM - 1;
 
     uint32_t *bk[MIX_NCTX] = {0};
+    uint32_t nh[MIX_NCTX] = {0};        /* second-nibble hashes */
     uint32_t c0 = 1, nib = 1;
     for (int j = 0; j < 8; j++) {
         if (j == 0 || j == 4) {
             for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
                 if (!(use & (1u << k)))
                     continue;
-                uint32_t h = j == 0 ? s->hash[k] : hmix(s->hash[k] + c0 * 0x9E3779B9u);
+                uint32_t h = j == 0 ? s->hash[k] : nh[k];
                 bk[k] = bucket(mx->t[k], mx->t_bits[k], h);
             }
             nib = 1;
@@ -407,9 +460,17 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
         slot[MIX_C_O1] = mx->t[MIX_C_O1] + (c1 << 8 | c0);
         for (int k = MIX_C_O2; k < MIX_NCTX; k++)
             slot[k] = bk[k] ? bk[k] + nib : NULL;
-        for (int k = 0; k < MIX_NCTX; k++)
-            if (use & (1u << k))
-                x[k] = st[*slot[k] >> 20];
+        uint32_t *hs[MIX_NCTX] = {0};
+        for (int k = 0; k < MIX_NCTX; k++) {
+            if (!(use & (1u << k)))
+                continue;
+            uint32_t v = *slot[k];
+            x[k] = st[v >> 20];
+            if (use & MIX_USE_HIST) {
+                hs[k] = &mx->hsm[k][v & (MIX_HIST_STATES - 1)];
+                x[MIX_IN_HIST + k] = st[*hs[k] >> 20];
+            }
+        }
         int mbit = -1;
         if (mlen && ((mbyte | 256u) >> (8 - j)) == c0) {
             mbit = (int)(mbyte >> (7 - j)) & 1;
@@ -428,15 +489,25 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
         }
         x[MIX_IN_BIAS] = 256;
 
+        /* Two mixers: weights chosen by the partial byte and the match
+         * state, and by the bit position and the match state; their
+         * outputs are averaged in the stretch domain. */
         int32_t *w = mx->w + (size_t)(mstate * 256u + c0) * MIX_NIN_PAD;
-        int64_t dot = 0;
-        for (int i = 0; i < MIX_NIN; i++)
+        int32_t *w2 = mx->w2 + (size_t)(mstate * 8u + (uint32_t)j) * MIX_NIN_PAD;
+        int64_t dot = 0, dot2 = 0;
+        for (int i = 0; i < MIX_NIN; i++) {
             dot += (int64_t)x[i] * w[i];
-        int sx = clamp_st(dot >> 16);
-        int pm = squash(sx);
+            dot2 += (int64_t)x[i] * w2[i];
+        }
+        int sx1 = clamp_st(dot >> 16), sx2 = clamp_st(dot2 >> 16);
+        int sx = (sx1 + sx2) >> 1;
+        int pm = squash(sx), pm1 = squash(sx1), pm2 = squash(sx2);
         int pm0 = 0;
-        if (freq)       /* the same sum without the network's term */
-            pm0 = squash(clamp_st((dot - (int64_t)x[MIX_IN_NET] * w[MIX_IN_NET]) >> 16));
+        if (freq) {     /* the same sums without the network's term */
+            int64_t xn = x[MIX_IN_NET];
+            pm0 = squash((clamp_st((dot - xn * w[MIX_IN_NET]) >> 16) +
+                          clamp_st((dot2 - xn * w2[MIX_IN_NET]) >> 16)) >> 1);
+        }
         uint32_t p16, at1 = 0, at2 = 0;
         uint16_t *t1 = NULL, *t2 = NULL;
         if (use & MIX_USE_APM) {
@@ -455,18 +526,35 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
         } else {
             y = bc_dec_bit(d, p16);
         }
+        if (j == 3) {
+            /* The second nibble's buckets are known now: start loading
+             * them before this bit's updates. */
+            uint32_t c0n = c0 << 1 | (uint32_t)y;
+            for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
+                nh[k] = hmix(s->hash[k] + c0n * 0x9E3779B9u);
+                uint32_t i = (nh[k] >> (32 - mx->t_bits[k])) & ~15u;
+                __builtin_prefetch(mx->t[k] + i);
+                __builtin_prefetch(mx->t[k] + (i ^ 16u));
+            }
+        }
 
         if (freq) {
             const uint16_t *cost = mx->cost;
             mx->net_gain += y ? (int)cost[pm0] - (int)cost[pm]
                               : (int)cost[4096 - pm0] - (int)cost[4096 - pm];
         }
-        int err = ((y << 12) - pm) * MIX_LR;
-        for (int i = 0; i < MIX_NIN; i++)
+        int err = ((y << 12) - pm1) * MIX_LR, err2 = ((y << 12) - pm2) * MIX_LR;
+        for (int i = 0; i < MIX_NIN; i++) {
             w[i] += (x[i] * err + (1 << 13)) >> 14;
-        for (int k = 0; k < MIX_NCTX; k++)
-            if (use & (1u << k))
-                ctr_update(slot[k], y, rec);
+            w2[i] += (x[i] * err2 + (1 << 13)) >> 14;
+        }
+        for (int k = 0; k < MIX_NCTX; k++) {
+            if (!(use & (1u << k)))
+                continue;
+            ctr_update(slot[k], y, mx);
+            if (hs[k])
+                hsm_update(hs[k], y, rec);
+        }
         if (mbit >= 0) {
             int v = mx->msm[mcell];
             v += (((mbit == y) ? 65535 : 0) - v) >> MSM_RATE;

@@ -49,7 +49,8 @@ enum {
     MIX_USE_MATCH  = 1u << 9,
     MIX_USE_APM    = 1u << 10,
     MIX_USE_NET    = 1u << 11,
-    MIX_ALL        = (1u << 12) - 1,
+    MIX_USE_HIST   = 1u << 12,
+    MIX_ALL        = (1u << 13) - 1,
 };
 
 /* Context models with a table each, in the order of their MIX_USE_ bits:
@@ -59,13 +60,21 @@ enum {
  * left out: it paid nothing beside the APM on order 0 (BENCHMARKS.md). */
 enum { MIX_C_O1, MIX_C_O2, MIX_C_O3, MIX_C_O4, MIX_C_O6, MIX_C_WORD,
        MIX_C_SPARSE, MIX_C_REC_A, MIX_C_REC_B, MIX_NCTX };
-#define MIX_IN_MATCH  MIX_NCTX
-#define MIX_IN_NET    (MIX_NCTX + 1)
-#define MIX_IN_BIAS   (MIX_NCTX + 2)
-#define MIX_NIN       (MIX_NCTX + 3)
-#define MIX_NIN_PAD   12u          /* weight rows padded for alignment */
+/* Mixer inputs: each context model's counter, then its bit history's
+ * learned probability, the match model, the network, a bias. */
+#define MIX_IN_HIST   MIX_NCTX
+#define MIX_IN_MATCH  (2 * MIX_NCTX)
+#define MIX_IN_NET    (2 * MIX_NCTX + 1)
+#define MIX_IN_BIAS   (2 * MIX_NCTX + 2)
+#define MIX_NIN       (2 * MIX_NCTX + 3)
+#define MIX_NIN_PAD   24u          /* weight rows padded for alignment */
+/* Bit-history states: counts of zeros and ones (0..7 each) and the last
+ * bit, in 7 bits (codec/FORMAT.md, "Mix stage"). */
+#define MIX_HIST_STATES 128u
 /* Mixer weight sets: 256 partial bytes x 4 match states. */
 #define MIX_SETS      (256u * 4u)
+/* The second mixer's: 8 bit positions x 4 match states. */
+#define MIX_SETS2     (8u * 4u)
 #define MIX_MATCH_SM  64u          /* match model probability cells */
 
 struct mix_stream {
@@ -92,15 +101,20 @@ struct mix {
     int16_t  stretch[4096];
     uint32_t rec[1024];
     uint16_t cost[4096];          /* -log2(p / 4096) in 1/256 bits */
+    uint8_t  hnext[MIX_HIST_STATES][2];   /* bit-history transitions */
     /* The block's layout. */
     uint32_t raw_len, n, q, r;
     struct mix_stream *st;
     uint32_t st_cap;
-    /* Context tables: 32-bit counters (22-bit probability, 10-bit count)
-     * in buckets of 16 (slot 0 holds the bucket's check). */
+    /* Context tables: 32-bit slots (16-bit probability, 8-bit count,
+     * 8-bit bit-history state) in buckets of 16 (slot 0 holds the
+     * bucket's check). */
     uint32_t *t[MIX_NCTX];
     uint32_t  t_bits[MIX_NCTX];   /* in use: 2^t_bits slots */
     size_t    t_cap[MIX_NCTX];    /* allocated slots */
+    /* Per context model: a bit-history state's probability (22-bit
+     * probability, 10-bit count). */
+    uint32_t hsm[MIX_NCTX][MIX_HIST_STATES];
     /* Match model. */
     uint32_t *mt;                 /* hash -> block position + 1, 0 = empty */
     uint32_t  mt_bits;
@@ -108,6 +122,7 @@ struct mix {
     uint16_t  msm[MIX_MATCH_SM];  /* P(expected bit is right), 16-bit */
     /* Mixer. */
     int32_t   w[MIX_SETS * MIX_NIN_PAD];
+    int32_t   w2[MIX_SETS2 * MIX_NIN_PAD];
     /* What the network's input saved, in 1/256 bits, since the caller
      * last cleared it: the cost of each bit under the mixer's output
      * without the network's term minus its cost with it (mix_encode and
@@ -116,6 +131,7 @@ struct mix {
     /* APM stages: 33 interpolation points per context, 16-bit. */
     uint16_t  a1[256 * 33];
     uint16_t *a2;                 /* 65536 * 33 */
+    size_t    a2_cap;
 };
 
 /* Zeroes a struct mix that owns nothing yet. */

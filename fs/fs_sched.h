@@ -48,12 +48,11 @@ struct fs_sched_opts {
     uint32_t min_saving_pm;    /* keep raw unless coding saves this (per mille) */
 };
 #define FS_SCHED_COLD_NS      (5ll * 1000000000ll)
-/* The filesystem's preset is not the codec's default (primed-match): a
- * read of a block nobody has cached waits for its decode, and on the
- * build machine a 256 KiB block decodes in about 1.3 s of one core with
- * tiny-match against 11-14 s with primed-match, for a ratio about 10 %
- * lower (docs/BENCHMARKS.md, "Block size, streams and preset"). */
-#define FS_SCHED_PRESET       "tiny-match"
+/* The codec's default: a read of a block nobody has cached waits for its
+ * decode, and the mix preset decodes a 256 KiB block in a fraction of a
+ * second where the network alone (tiny-match) took 1.3 s and primed-match
+ * 11-14 s (docs/BENCHMARKS.md, "Block latency"). */
+#define FS_SCHED_PRESET       "mix"
 #define FS_SCHED_MIN_SAVING   125u          /* 12.5 %, as ZFS */
 /* Order-0 entropy (bits per byte, times 1000) at or above which a block
  * is not worth the model: JPEG and random bytes measure 7.97-8.0, while

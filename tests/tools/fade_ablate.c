@@ -36,6 +36,7 @@ static const struct { const char *name; uint32_t off; } variants[] = {
     { "no records",    MIX_USE_REC_A | MIX_USE_REC_B },
     { "no match",      MIX_USE_MATCH },
     { "no APM",        MIX_USE_APM },
+    { "no histories",  MIX_USE_HIST },
 };
 #define N_VAR (sizeof variants / sizeof variants[0])
 
@@ -126,7 +127,8 @@ int main(int argc, char **argv)
             for (size_t off = 0; off < len; off += block) {
                 size_t n = len - off < block ? len - off : block;
                 uint32_t s = streams ? streams
-                           : blk_streams_for(n, p->max_streams, BLK_MIX_STREAM_TARGET);
+                           : blk_streams_for(n, p->max_streams, p->net_gate
+                                             ? BLK_MIX_STREAM_TARGET : BLK_STREAM_TARGET);
                 if (s > n)
                     s = (uint32_t)n;
                 ssize_t r = blk_mix_trial(ctx, preset, base & ~variants[v].off, div, gate,
