@@ -142,6 +142,7 @@ test: deps
 	@BUILD=$(BUILD) scripts/run-tests.sh $(TEST_BINS)
 
 bench: deps all $(TOOL_BINS)
+	@scripts/deps.sh --bench
 	@BUILD=$(BUILD) scripts/bench.sh
 
 stress: deps all $(TOOL_BINS)

@@ -309,11 +309,14 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
 /* The network gate of the mix presets (FORMAT.md, "Network gate"): the
  * network's term must save GATE_MIN_Q8 / 256 bits a netted byte over a
  * window of GATE_STEPS steps to stay on (1/8 bit: the network costs about
- * eight times the rest of the stage, docs/BENCHMARKS.md); otherwise it rests for 1, 2, 4,
- * ... up to GATE_REST_MAX windows and then is tried again. */
-#define GATE_STEPS    1024u
+ * eight times the rest of the stage, docs/BENCHMARKS.md); otherwise it
+ * rests for 2, 4, ... up to GATE_REST_MAX windows and then is tried again.
+ * Short windows and long rests keep what a block that does not need the
+ * network pays for trying it small: about 6 % of a 64 KiB block's steps. */
+#define GATE_STEPS    512u
 #define GATE_MIN_Q8   32
-#define GATE_REST_MAX 32u
+#define GATE_REST_MIN 2u
+#define GATE_REST_MAX 64u
 
 struct gate {
     int on;
@@ -333,7 +336,7 @@ static void gate_step(struct gate *g, struct mix *mx, size_t i)
             if (g->backoff < GATE_REST_MAX)
                 g->backoff *= 2;
         } else {
-            g->backoff = 1;
+            g->backoff = GATE_REST_MIN;
         }
     } else if (--g->rest == 0) {
         g->on = 1;
@@ -377,7 +380,7 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
     uint32_t nn = (n + p->net_div - 1) / p->net_div;
     if (net)
         FADE_FORWARD(mdl_reset(m, nn));
-    struct gate g = { .on = 1, .rest = 0, .backoff = 1, .bytes = 0 };
+    struct gate g = { .on = 1, .rest = 0, .backoff = GATE_REST_MIN, .bytes = 0 };
     uint64_t done = 0;
     for (size_t i = 0; i < steps; i++) {
         uint32_t n_active = i < q ? n : (uint32_t)r;

@@ -334,11 +334,12 @@ static int run_init(struct fc_run *run, int decode, const struct fc_opts *o,
         return FADE_E_NOMEM;
     uint32_t threads = o->n_threads ? o->n_threads : 1;
     uint32_t inner = threads / n_workers;
-    /* A decoder meets the model its blocks name; start it on the smallest
-     * preset so that the eagerly built model costs little. */
-    const struct fade_preset *p0 = fade_preset_at(0);
+    /* A decoder meets the model its blocks name; start it on the default
+     * preset, which most containers use: its id is then found without
+     * computing another preset's (which regenerates that model's start
+     * weights: about 0.2 s for paper), and its model is small. */
     struct fade_ctx_params cp = {
-        .preset = decode ? (p0 ? p0->name : NULL) : o->preset,
+        .preset = decode ? fade_preset_default() : o->preset,
         .n_streams = decode ? 0 : o->n_streams,
         .isa = o->isa,
         .n_threads = inner > 1 ? inner : 0,
