@@ -34,7 +34,26 @@
 
 struct fade_pool;   /* codec/pool.h */
 
+/* The backend interface.  One op vocabulary for the model step's numeric
+ * ops, and one versioned table of functions per backend (the scalar
+ * definitions, AVX2, AVX-512; a GPU backend is another table).  A backend
+ * implements an op only where it computes the scalar definition's bits;
+ * for any other op, or shape, its `supports` says no, and kern_bind puts
+ * the scalar definition in its place, so a partial backend is still exact.
+ * Tables only grow at the end: a version-1 table (no `supports`) is bound
+ * as supporting everything it has.  The model's elementwise passes (layer
+ * norms, GELU, softmax, the convolution: model_pass.h) are compiled per
+ * ISA from one source and are not in the table yet. */
+enum kern_op {
+    KERN_OP_LINEAR_FWD,
+    KERN_OP_LINEAR_BWD_X,
+    KERN_OP_LINEAR_BWD_W,
+    KERN_OP_ADAM,
+    KERN_OP_COUNT
+};
+
 #define KERN_V1 1
+#define KERN_V2 2           /* v1 + supports */
 
 struct kern_ops {
     int version;                  /* KERN_V1 */
@@ -75,8 +94,19 @@ struct kern_ops {
     void (*adam)(size_t n, float *w, const float *grad, float *m, float *v,
                  float wd, float b1, float b2, float step,
                  float inv_sqrt_bc2, float eps);
-    /* end of v1: append only */
+    /* end of v1 */
+    /* v2: 0 if this backend computes `op` with the scalar definition's
+     * bits for every shape preset p needs, FADE_E_UNSUPPORTED if not.
+     * NULL: every op it has. */
+    int (*supports)(enum kern_op op, const struct fade_preset *p);
+    /* end of v2: append only */
 };
+
+/* Fills *out with k's ops for preset p: each op that k declines or lacks
+ * is the scalar definition's.  Returns the number of ops replaced (0..
+ * KERN_OP_COUNT), or FADE_E_INVAL for a NULL argument or a table of an
+ * unknown version. */
+int kern_bind(const struct kern_ops *k, const struct fade_preset *p, struct kern_ops *out);
 
 /* Returns the kernels for `isa` (FADE_ISA_AUTO = best available), or NULL
  * if this build or machine cannot run it.  Pointers are static. */

@@ -71,7 +71,7 @@ float kern_avx2_fma_burst(uint64_t iters, double *flops_per_iter)
 }
 
 const struct kern_ops kern_avx2_ops = {
-    .version      = KERN_V1,
+    .version      = KERN_V2,
     .isa          = FADE_ISA_AVX2,
     .name         = "avx2",
     .linear_fwd   = ks_avx2_linear_fwd,

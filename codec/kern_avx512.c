@@ -74,7 +74,7 @@ float kern_avx512_fma_burst(uint64_t iters, double *flops_per_iter)
 }
 
 const struct kern_ops kern_avx512_ops = {
-    .version      = KERN_V1,
+    .version      = KERN_V2,
     .isa          = FADE_ISA_AVX512,
     .name         = "avx512",
     .linear_fwd   = ks_avx512_linear_fwd,

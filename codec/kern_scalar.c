@@ -72,7 +72,7 @@ static void sc_adam(size_t n, float *w, const float *grad, float *m, float *v,
 }
 
 const struct kern_ops kern_scalar_ops = {
-    .version      = KERN_V1,
+    .version      = KERN_V2,
     .isa          = FADE_ISA_SCALAR,
     .name         = "scalar",
     .linear_fwd   = sc_linear_fwd,

@@ -514,7 +514,11 @@ int mdl_create_prior(struct mdl **out, const struct fade_preset *preset,
     if (!m)
         return FADE_E_NOMEM;
     m->p = *preset;
-    m->k = k;
+    if (kern_bind(k, preset, &m->kb) < 0) {
+        mdl_free(m);
+        return FADE_E_INVAL;
+    }
+    m->k = &m->kb;
     m->pool = pool;
     m->max_streams = max_streams;
     /* the FMA build of the passes where the machine has it; the scalar

@@ -65,7 +65,8 @@ enum mdl_fixed {
 
 struct mdl {
     struct fade_preset p;           /* copy of the preset */
-    const struct kern_ops *k;
+    const struct kern_ops *k;   /* &kb */
+    struct kern_ops kb;         /* the backend's ops bound for the preset (kern_bind) */
     struct fade_pool *pool;         /* not owned; may be NULL */
     uint32_t max_streams;           /* rows every buffer holds */
     size_t T, D, TD, C, G, L, F, H;

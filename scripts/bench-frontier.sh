@@ -163,7 +163,7 @@ set xlabel "KB/s per core (log scale)"
 set ylabel "total ratio (original / compressed)"
 set logscale x
 set grid
-set key bottom left
+set key top right
 plot "$BUILD/bench/frontier.dat" using 3:2 with points pt 7 ps 1.5 title "compress", \
      "" using 4:2 with points pt 6 ps 1.5 title "decompress", \
      "" using 3:2:1 with labels offset 0,1 notitle

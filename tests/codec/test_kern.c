@@ -167,7 +167,7 @@ static const struct kern_ops *tk_ops(enum fade_isa isa)
     const struct kern_ops *k = kern_get(isa);
     cr_assert_not_null(k);
     cr_assert_eq(k->isa, isa);
-    cr_assert_eq(k->version, KERN_V1);
+    cr_assert_eq(k->version, KERN_V2);
     return k;
 }
 

@@ -531,3 +531,56 @@ Test(model, capacity_does_not_change_tables)
     mdl_free(a);
     mdl_free(b);
 }
+
+/* The backend interface (kern.h): a backend that declines ops gets the
+ * scalar definitions in their place, and a model run through such a
+ * partial backend codes exactly what the scalar path codes. */
+static int decline_bwd(enum kern_op op, const struct fade_preset *p)
+{
+    (void)p;
+    return op == KERN_OP_LINEAR_BWD_W || op == KERN_OP_ADAM ? FADE_E_UNSUPPORTED : 0;
+}
+
+Test(model, partial_backend_binds_scalar_ops_and_matches)
+{
+    const struct kern_ops *best = kern_get(FADE_ISA_AUTO);
+    cr_assert_not_null(best);
+    struct kern_ops partial = *best, bound;
+    partial.supports = decline_bwd;
+    cr_assert_eq(kern_bind(&partial, tiny(), &bound), 2);
+    cr_assert(bound.linear_bwd_w == kern_scalar_ops.linear_bwd_w);
+    cr_assert(bound.adam == kern_scalar_ops.adam);
+    cr_assert(bound.linear_fwd == best->linear_fwd);
+    cr_assert(bound.linear_bwd_x == best->linear_bwd_x);
+    /* the built-in backends decline nothing; version-1 tables bind as
+     * they are; an unknown version is refused */
+    for (enum fade_isa isa = FADE_ISA_SCALAR; isa <= FADE_ISA_AVX512; isa++) {
+        const struct kern_ops *k = kern_get(isa);
+        if (k)
+            cr_expect_eq(kern_bind(k, tiny(), &bound), 0, "%s", k->name);
+    }
+    struct kern_ops v1 = *best;
+    v1.version = KERN_V1;
+    v1.supports = decline_bwd;          /* not read in a v1 table */
+    cr_assert_eq(kern_bind(&v1, tiny(), &bound), 0);
+    v1.version = 99;
+    cr_assert_eq(kern_bind(&v1, tiny(), &bound), FADE_E_INVAL);
+
+    const uint32_t N = 4;
+    struct mdl *a = make(tiny(), N, &kern_scalar_ops, NULL);
+    struct mdl *b = make(tiny(), N, &partial, NULL);
+    uint32_t fa[4 * V], fb[4 * V];
+    uint64_t seed = 5;
+    for (int i = 0; i < 40; i++) {
+        cr_assert_eq(mdl_predict(a, N, fa), 0);
+        cr_assert_eq(mdl_predict(b, N, fb), 0);
+        cr_assert_eq(memcmp(fa, fb, sizeof fa), 0, "step %d", i);
+        uint8_t sym[4];
+        for (uint32_t s = 0; s < N; s++)
+            sym[s] = (uint8_t)rnd(&seed);
+        cr_assert_eq(mdl_update(a, N, sym), 0);
+        cr_assert_eq(mdl_update(b, N, sym), 0);
+    }
+    mdl_free(a);
+    mdl_free(b);
+}
