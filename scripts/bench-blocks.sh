@@ -5,7 +5,7 @@
 # one core: a read of a block nobody has cached waits that long).
 #
 # Environment: BLOCKS_BENCH_FILES (corpus names; default a text, a log, a
-# binary and an image), BLOCKS_BENCH_PRESETS (default "tiny-match
+# binary and an image), BLOCKS_BENCH_PRESETS (default "mix tiny-match
 # primed-match"), BLOCKS_BENCH_SIZES (default "64K 256K 1M"),
 # BLOCKS_BENCH_STREAMS (default "0": one per 64 KiB; e.g. "0 16"), BUILD,
 # FADE_CORPUS, TMPDIR.
@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${FADE_CORPUS:-$root/../shared/corpus}
 FADE=$BUILD/fade
 read -r -a files <<<"${BLOCKS_BENCH_FILES:-enwik6 HDFS_2k.log bash_x86-64.elf camera.pgm}"
-read -r -a presets <<<"${BLOCKS_BENCH_PRESETS:-tiny-match primed-match}"
+read -r -a presets <<<"${BLOCKS_BENCH_PRESETS:-mix tiny-match primed-match}"
 read -r -a sizes <<<"${BLOCKS_BENCH_SIZES:-64K 256K 1M}"
 read -r -a streams <<<"${BLOCKS_BENCH_STREAMS:-0}"
 [ -x "$FADE" ] || { echo "bench-blocks: no $FADE (run make)" >&2; exit 1; }
