@@ -53,11 +53,11 @@ uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams);
 uint32_t blk_streams_for(size_t raw_len, uint32_t max_streams, size_t target);
 /* The target of the mix presets with a gated network: the context models
  * code best in one stream (several interleave their statistics, 2 to 8 %
- * larger on the corpus), so a block up to twice this is one stream.  A mix
+ * larger on the corpus), so a block is one stream.  A mix
  * preset whose network runs on every step (max) splits like the network
  * presets, where more streams make each step cheaper per byte
  * (docs/BENCHMARKS.md, "Mix presets"). */
-#define BLK_MIX_STREAM_TARGET (1u << 20)
+#define BLK_MIX_STREAM_TARGET ((size_t)FADE_BLOCK_MAX_RAW)
 
 /* Start offset and length of sub-stream b when raw_len bytes are split into
  * n streams: longer streams first, len_b = raw_len/n + (b < raw_len%n). */

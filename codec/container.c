@@ -385,6 +385,11 @@ static unsigned workers_for(const struct fc_opts *o, uint64_t n_blocks_hint)
 
 /* ---- encode ---- */
 
+uint32_t fc_default_block(const struct fade_preset *p)
+{
+    return p && p->mix && p->net_gate ? FC_DEFAULT_BLOCK_MIX : FC_DEFAULT_BLOCK;
+}
+
 int fc_encode_fd(int in_fd, int out_fd, const struct fc_opts *opts, struct fc_stats *st)
 {
     struct fc_stats dummy;
@@ -393,12 +398,11 @@ int fc_encode_fd(int in_fd, int out_fd, const struct fc_opts *opts, struct fc_st
         st = &dummy;
     memset(st, 0, sizeof *st);
     st->err_block = -1;
-    uint32_t bs = o.block_size ? o.block_size : FC_DEFAULT_BLOCK;
-    if (bs > FADE_BLOCK_MAX_RAW)
-        return FADE_E_INVAL;
-
     const struct fade_preset *p = fade_preset_find(o.preset ? o.preset : fade_preset_default());
     if (!p)
+        return FADE_E_INVAL;
+    uint32_t bs = o.block_size ? o.block_size : fc_default_block(p);
+    if (bs > FADE_BLOCK_MAX_RAW)
         return FADE_E_INVAL;
     struct stat in_st;
     uint64_t total_hint = 0, blocks_hint = 0;

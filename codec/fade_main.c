@@ -95,12 +95,13 @@ static void help(void)
            "                         turn.  Decompression uses the model each block\n"
            "                         names; -m, -b and -s only matter when\n"
            "                         compressing.\n"
-           "    -b, --block SIZE     raw bytes per block (default 1M); suffixes K and M\n"
+           "    -b, --block SIZE     raw bytes per block (default 16M for mix, 1M for\n"
+           "                         the others); suffixes K and M\n"
            "                         (powers of 1024); at most 64M.  Bigger blocks\n"
            "                         compress better; smaller ones decode faster at\n"
            "                         random offsets.\n"
            "    -s, --streams N      sub-streams per block (default: one per %u KiB of\n"
-           "                         block, within the preset's limit; one per %u KiB\n"
+           "                         block, within the preset's limit; one per block\n"
            "                         for mix).  More streams step the network fewer\n"
            "                         times but give each stream less data to learn\n"
            "                         from.\n"
@@ -131,7 +132,7 @@ static void help(void)
            "    tar cf - dir | fade c -t 4 -b 4M - dir.tar.fade\n"
            "    fade d dir.tar.fade - | tar xf -\n"
            "    fade bench -m tiny -b 256K corpus/*.txt\n",
-           BLK_STREAM_TARGET >> 10, BLK_MIX_STREAM_TARGET >> 10);
+           BLK_STREAM_TARGET >> 10);
 }
 
 /* "123", "64K", "1M" (powers of 1024) -> bytes; -1 on error. */
@@ -470,7 +471,8 @@ static int cmd_bench(char **files, int n_files, struct opts *o)
     const char *preset = o->fc.preset ? o->fc.preset : fade_preset_default();
     uint32_t threads = o->fc.n_threads ? o->fc.n_threads : 1;
     printf("# fade %s bench: preset %s, block %u, streams %s, threads %u, isa %s\n",
-           fade_version(), preset, o->fc.block_size ? o->fc.block_size : FC_DEFAULT_BLOCK,
+           fade_version(), preset,
+           o->fc.block_size ? o->fc.block_size : fc_default_block(fade_preset_find(preset)),
            o->fc.n_streams ? "fixed" : "auto", threads,
            fade_isa_name(o->fc.isa == FADE_ISA_AUTO ? fade_isa_best() : o->fc.isa));
     if (o->fc.n_streams)
