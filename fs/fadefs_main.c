@@ -116,7 +116,7 @@ static const char usage_text[] =
 "EXAMPLES\n"
 "    mkdir -p /data /mnt/fade && fadefs /data /mnt/fade\n"
 "    fadefs -f -o block_size=1M,cache_size=256M /data /mnt/fade\n"
-"    fadefs -o preset=primed-match /data /mnt/fade   # smaller, slower\n"
+"    fadefs -o preset=max /data /mnt/fade                 # smaller, much slower\n"
 "    fadefs-stat --wait /mnt/fade                         # until all is coded\n"
 "\n"
 "SEE ALSO\n"
