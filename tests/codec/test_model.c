@@ -227,6 +227,25 @@ Test(model, deterministic_and_reset_restores)
     mdl_free(b);
 }
 
+/* Steps models a and b (N <= 8 streams) over the same random bytes and
+ * requires identical frequency tables at every step. */
+static void same_steps(struct mdl *a, struct mdl *b, uint32_t N, int steps, uint64_t seed,
+                       const char *what)
+{
+    uint32_t fa[8 * V], fb[8 * V];
+    cr_assert_leq(N, 8);
+    for (int i = 0; i < steps; i++) {
+        cr_assert_eq(mdl_predict(a, N, fa), 0);
+        cr_assert_eq(mdl_predict(b, N, fb), 0);
+        cr_assert_eq(memcmp(fa, fb, N * V * sizeof *fa), 0, "step %d (%s)", i, what);
+        uint8_t sym[8];
+        for (uint32_t s = 0; s < N; s++)
+            sym[s] = (uint8_t)rnd(&seed);
+        cr_assert_eq(mdl_update(a, N, sym), 0);
+        cr_assert_eq(mdl_update(b, N, sym), 0);
+    }
+}
+
 Test(model, simd_kernels_and_pool_match_scalar)
 {
     /* the model through the best kernels and a worker pool codes exactly
@@ -238,18 +257,7 @@ Test(model, simd_kernels_and_pool_match_scalar)
     const uint32_t N = 8;
     struct mdl *a = make(tiny(), N, &kern_scalar_ops, NULL);
     struct mdl *b = make(tiny(), N, best, pool);
-    uint32_t fa[8 * V], fb[8 * V];
-    uint64_t seed = 77;
-    for (int i = 0; i < 60; i++) {
-        cr_assert_eq(mdl_predict(a, N, fa), 0);
-        cr_assert_eq(mdl_predict(b, N, fb), 0);
-        cr_assert_eq(memcmp(fa, fb, sizeof fa), 0, "step %d (%s)", i, best->name);
-        uint8_t sym[8];
-        for (uint32_t s = 0; s < N; s++)
-            sym[s] = (uint8_t)rnd(&seed);
-        cr_assert_eq(mdl_update(a, N, sym), 0);
-        cr_assert_eq(mdl_update(b, N, sym), 0);
-    }
+    same_steps(a, b, N, 60, 77, best->name);
     mdl_free(a);
     mdl_free(b);
     pool_free(pool);
@@ -569,18 +577,7 @@ Test(model, partial_backend_binds_scalar_ops_and_matches)
     const uint32_t N = 4;
     struct mdl *a = make(tiny(), N, &kern_scalar_ops, NULL);
     struct mdl *b = make(tiny(), N, &partial, NULL);
-    uint32_t fa[4 * V], fb[4 * V];
-    uint64_t seed = 5;
-    for (int i = 0; i < 40; i++) {
-        cr_assert_eq(mdl_predict(a, N, fa), 0);
-        cr_assert_eq(mdl_predict(b, N, fb), 0);
-        cr_assert_eq(memcmp(fa, fb, sizeof fa), 0, "step %d", i);
-        uint8_t sym[4];
-        for (uint32_t s = 0; s < N; s++)
-            sym[s] = (uint8_t)rnd(&seed);
-        cr_assert_eq(mdl_update(a, N, sym), 0);
-        cr_assert_eq(mdl_update(b, N, sym), 0);
-    }
+    same_steps(a, b, N, 40, 5, "partial backend");
     mdl_free(a);
     mdl_free(b);
 }
