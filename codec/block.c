@@ -19,6 +19,12 @@ uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams)
     return blk_streams_for(raw_len, max_streams, BLK_STREAM_TARGET);
 }
 
+uint32_t blk_preset_streams(const struct fade_preset *p, size_t raw_len)
+{
+    size_t target = p->mix && p->net_gate ? BLK_MIX_STREAM_TARGET : BLK_STREAM_TARGET;
+    return blk_streams_for(raw_len, p->max_streams, target);
+}
+
 uint32_t blk_streams_for(size_t raw_len, uint32_t max_streams, size_t target)
 {
     size_t n = raw_len / target;
@@ -413,11 +419,11 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
         if ((i + 1) % BLK_PROGRESS_STEPS == 0) {
             if (!dst && ctx->cancel && atomic_load(ctx->cancel))
                 return FADE_E_CANCELED;
-            /* A valid stream never reads past its end by more than the
-             * flush's zeros: stop early on garbage. */
+            /* A valid stream never asks for a byte past its end (its
+             * flush is four bytes): stop early on garbage. */
             if (dst)
                 for (uint32_t b = 0; b < n; b++)
-                    FADE_RETURN_IF(ctx->bdec[b].pos > ctx->bdec[b].len + 4, FADE_E_CORRUPT);
+                    FADE_RETURN_IF(ctx->bdec[b].pos > ctx->bdec[b].len, FADE_E_CORRUPT);
             report(ctx, done, len);
         }
     }
@@ -501,11 +507,7 @@ ssize_t fade_block_encode(fade_ctx *ctx, void *dst, size_t dst_cap,
         return raw_with_crc(dst, dst_cap, src, src_len, crc);
 
     struct ctx_model *cm = &ctx->models[ctx->i_preset];
-    uint32_t max = cm->preset->max_streams;
-    uint32_t n = ctx->n_streams ? ctx->n_streams
-               : cm->preset->mix && cm->preset->net_gate
-                   ? blk_streams_for(src_len, max, BLK_MIX_STREAM_TARGET)
-               : blk_default_streams(src_len, max);
+    uint32_t n = ctx->n_streams ? ctx->n_streams : blk_preset_streams(cm->preset, src_len);
     if (n > src_len)
         n = (uint32_t)src_len;
     if (n > FADE_BLOCK_MAX_STREAMS)

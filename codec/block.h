@@ -51,6 +51,10 @@ size_t blk_varint_put(uint8_t *p, uint32_t v);
 uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams);
 /* The same with another length target (target >= 1). */
 uint32_t blk_streams_for(size_t raw_len, uint32_t max_streams, size_t target);
+/* The stream count fade_block_encode gives a block of preset p when the
+ * context asks for none: one stream for a mix preset with a gated network
+ * (BLK_MIX_STREAM_TARGET), else blk_default_streams. */
+uint32_t blk_preset_streams(const struct fade_preset *p, size_t raw_len);
 /* The target of the mix presets with a gated network: the context models
  * code best in one stream (several interleave their statistics, 2 to 8 %
  * larger on the corpus), so a block is one stream.  A mix

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "codec/block.h"
 #include "codec/err.h"
 #include "codec/fade.h"
 #include "codec/mix.h"
@@ -164,6 +165,15 @@ static int grow(void **p, size_t *cap, size_t n, size_t sz)
     return 0;
 }
 
+/* Every weight set of a mixer at its start: MIX_W0 for each model input,
+ * 0 for the bias and the padding. */
+static void mixer_start(int32_t *w, uint32_t sets)
+{
+    for (uint32_t s = 0; s < sets; s++)
+        for (uint32_t i = 0; i < MIX_NIN_PAD; i++)
+            w[(size_t)s * MIX_NIN_PAD + i] = i < MIX_IN_BIAS ? MIX_W0 : 0;
+}
+
 int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
 {
     if (raw_len < 1 || raw_len > FADE_BLOCK_MAX_RAW || n < 1 || n > raw_len ||
@@ -176,8 +186,8 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
     mx->q = (uint32_t)(raw_len / n);
     mx->r = (uint32_t)(raw_len % n);
 
-    /* Table sizes follow the block: 8 slots a byte for the hashed
-     * contexts (2 buckets of 16 a byte, with room), within the limits. */
+    /* Table sizes follow the block: 2^MIX_HB slots a byte for the hashed
+     * contexts, within the limits. */
     uint32_t hb = clamp_bits(ceil_log2(raw_len) + MIX_HB);
     uint32_t bits[MIX_NCTX] = {16, hb, hb, hb, hb, hb, hb, hb, hb};
     for (int k = 0; k < MIX_NCTX; k++) {
@@ -202,7 +212,9 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
     for (uint32_t b = 0; b < n; b++) {
         struct mix_stream *s = &mx->st[b];
         memset(s, 0, sizeof *s);
-        s->start = (uint32_t)((size_t)b * mx->q + (b < mx->r ? b : mx->r));
+        s->start = (uint32_t)blk_stream_start(raw_len, n, b);
+        for (int k = 0; k < MIX_NCTX; k++)
+            s->hash[k] = hmix((uint32_t)k << 28);
     }
     for (uint32_t i = 0; i < MIX_MATCH_SM; i++)
         mx->msm[i] = MSM_INIT;
@@ -213,16 +225,8 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
         for (int k = 0; k < MIX_NCTX; k++)
             mx->hsm[k][h] = p22 << 10;
     }
-    for (uint32_t s = 0; s < MIX_SETS; s++) {
-        int32_t *w = mx->w + (size_t)s * MIX_NIN_PAD;
-        for (uint32_t i = 0; i < MIX_NIN_PAD; i++)
-            w[i] = i < MIX_IN_BIAS ? MIX_W0 : 0;
-    }
-    for (uint32_t s = 0; s < MIX_SETS2; s++) {
-        int32_t *w = mx->w2 + (size_t)s * MIX_NIN_PAD;
-        for (uint32_t i = 0; i < MIX_NIN_PAD; i++)
-            w[i] = i < MIX_IN_BIAS ? MIX_W0 : 0;
-    }
+    mixer_start(mx->w, MIX_SETS);
+    mixer_start(mx->w2, MIX_SETS2);
     uint16_t curve[33];
     for (int j = 0; j < 33; j++)
         curve[j] = (uint16_t)(squash(clamp_st((j - 16) * 128)) * 16);
@@ -231,9 +235,6 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
     FADE_FORWARD(grow((void **)&mx->a2, &mx->a2_cap, 65536u * 33, sizeof(uint16_t)));
     for (int c = 0; c < 65536; c++)
         memcpy(mx->a2 + (size_t)c * 33, curve, sizeof curve);
-    for (uint32_t b = 0; b < n; b++)
-        for (int k = 0; k < MIX_NCTX; k++)
-            mx->st[b].hash[k] = hmix((uint32_t)k << 28);
     return 0;
 }
 
@@ -251,12 +252,19 @@ int mix_known(const struct mix *mx, uint32_t pos)
     return pos - s->start < s->done;
 }
 
+/* The first slot of the first of the two buckets that context hash h may
+ * use in a table of 2^bits slots (the other is at index ^ 16). */
+static inline uint32_t bucket_at(uint32_t bits, uint32_t h)
+{
+    return (h >> (32 - bits)) & ~15u;
+}
+
 /* The bucket of 16 slots for context hash h in table t of 2^bits slots:
  * one of two neighbours whose check (slot 0) is h | 1, else the one with
  * the lower count in its first node, reset. */
 static inline uint32_t *bucket(uint32_t *t, uint32_t bits, uint32_t h)
 {
-    uint32_t i = (h >> (32 - bits)) & ~15u, chk = h | 1u;
+    uint32_t i = bucket_at(bits, h), chk = h | 1u;
     uint32_t *a = t + i, *b = t + (i ^ 16u);
     if (a[0] == chk)
         return a;
@@ -402,7 +410,7 @@ static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
     s->hash[MIX_C_WORD] = hmix(s->word ^ hmix(s->word ? 0x07000000u : (c4 & 0xFFu) | 0x17000000u));
     /* The next byte's first buckets: start loading them now. */
     for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
-        uint32_t i = (s->hash[k] >> (32 - mx->t_bits[k])) & ~15u;
+        uint32_t i = bucket_at(mx->t_bits[k], s->hash[k]);
         __builtin_prefetch(mx->t[k] + i);
         __builtin_prefetch(mx->t[k] + (i ^ 16u));
     }
@@ -532,7 +540,7 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             uint32_t c0n = c0 << 1 | (uint32_t)y;
             for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
                 nh[k] = hmix(s->hash[k] + c0n * 0x9E3779B9u);
-                uint32_t i = (nh[k] >> (32 - mx->t_bits[k])) & ~15u;
+                uint32_t i = bucket_at(mx->t_bits[k], nh[k]);
                 __builtin_prefetch(mx->t[k] + i);
                 __builtin_prefetch(mx->t[k] + (i ^ 16u));
             }

@@ -22,6 +22,7 @@
 #include "codec/block.h"
 #include "codec/fade.h"
 #include "codec/mix.h"
+#include "tests/codec/codec_util.h"
 
 static const struct { const char *name; uint32_t off; } variants[] = {
     { "full",          0 },
@@ -39,28 +40,6 @@ static const struct { const char *name; uint32_t off; } variants[] = {
     { "no histories",  MIX_USE_HIST },
 };
 #define N_VAR (sizeof variants / sizeof variants[0])
-
-static int load(const char *path, uint8_t **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return -EIO;
-    }
-    long n = ftell(f);
-    rewind(f);
-    *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (!*buf) {
-        fclose(f);
-        return -ENOMEM;
-    }
-    *len = fread(*buf, 1, (size_t)n, f);
-    int bad = ferror(f) || *len != (size_t)n;
-    fclose(f);
-    return bad ? -EIO : 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -112,10 +91,10 @@ int main(int argc, char **argv)
     printf("# fade_ablate: preset %s, block %zu, streams %s\n", preset, block,
            streams ? "fixed" : "preset's");
     for (; i < argc; i++) {
-        uint8_t *buf = NULL;
         size_t len = 0;
-        if ((rc = load(argv[i], &buf, &len)) < 0) {
-            fprintf(stderr, "fade_ablate: %s: %s\n", argv[i], strerror(-rc));
+        uint8_t *buf = tu_read_file(argv[i], &len);
+        if (!buf) {
+            fprintf(stderr, "fade_ablate: %s: %s\n", argv[i], strerror(errno));
             return 1;
         }
         raw += len;
@@ -126,9 +105,7 @@ int main(int argc, char **argv)
             clock_t t0 = clock();
             for (size_t off = 0; off < len; off += block) {
                 size_t n = len - off < block ? len - off : block;
-                uint32_t s = streams ? streams
-                           : blk_streams_for(n, p->max_streams, p->net_gate
-                                             ? BLK_MIX_STREAM_TARGET : BLK_STREAM_TARGET);
+                uint32_t s = streams ? streams : blk_preset_streams(p, n);
                 if (s > n)
                     s = (uint32_t)n;
                 ssize_t r = blk_mix_trial(ctx, preset, base & ~variants[v].off, div, gate,
