@@ -314,8 +314,9 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
 
 /* The network gate of the mix presets (FORMAT.md, "Network gate"): the
  * network's term must save GATE_MIN_Q8 / 256 bits a netted byte over a
- * window of GATE_STEPS steps to stay on (1/8 bit: the network costs about
- * eight times the rest of the stage, docs/BENCHMARKS.md); otherwise it
+ * window of GATE_STEPS steps to stay on (1/8 bit: on one stream the
+ * network costs about eleven times the rest of the stage,
+ * docs/BENCHMARKS.md); otherwise it
  * rests for 2, 4, ... up to GATE_REST_MAX windows and then is tried again.
  * Short windows and long rests keep what a block that does not need the
  * network pays for trying it small: 7 windows of a 64 KiB block (3 % of
