@@ -36,7 +36,7 @@ int fade_ctx_create(fade_ctx **out, const struct fade_ctx_params *params)
         return FADE_E_NOMEM;
     c->preset = p;
     match_init(&c->match);
-    mix_init(&c->mix);
+    mix_init(&c->mix, k->isa);
     c->n_streams = params->n_streams;
     c->kern = k;
 

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "codec/bc.h"
+#include "codec/fade.h"
 
 /* Bytes hashed by the match model. */
 #define MIX_MATCH_MIN 6u
@@ -95,6 +96,7 @@ struct mix_stream {
 };
 
 struct mix {
+    int      avx2;                /* 1: the -mavx2 build codes (mix_code.h) */
     uint32_t use;                 /* MIX_USE_* */
     /* Fixed tables (mix_init): the inverse of squash over 12-bit
      * probabilities, and the counters' rates 65536 / (n + 1.5). */
@@ -134,9 +136,13 @@ struct mix {
     size_t    a2_cap;
 };
 
-/* Zeroes a struct mix that owns nothing yet. */
-void mix_init(struct mix *mx);
-/* Frees what mx owns (not mx); mx is then as after mix_init. */
+/* Zeroes a struct mix that owns nothing yet.  isa is the context's
+ * kernel set: FADE_ISA_SCALAR keeps the baseline build of the per-byte
+ * work, any other uses the AVX2 build where the machine has it (both give
+ * the same bits). */
+void mix_init(struct mix *mx, enum fade_isa isa);
+/* Frees what mx owns (not mx); mx is then as after mix_init with the
+ * same isa. */
 void mix_free(struct mix *mx);
 /* Starts a block of raw_len (>= 1) bytes in n streams (1..raw_len) with
  * the parts in `use`: sizes and clears every table.  0, FADE_E_INVAL or

@@ -252,7 +252,7 @@ Test(mix, damaged_blocks_fail_cleanly, .timeout = 600)
 Test(mix, known_positions)
 {
     struct mix mx;
-    mix_init(&mx);
+    mix_init(&mx, FADE_ISA_SCALAR);
     cr_assert_eq(mix_reset(&mx, MIX_ALL, 10, 3), 0);   /* streams of 4, 3, 3 */
     cr_assert_eq(mx.st[0].start, 0);
     cr_assert_eq(mx.st[1].start, 4);
