@@ -317,18 +317,18 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
  * window of GATE_STEPS steps to stay on (1/8 bit: on one stream the
  * network costs about eleven times the rest of the stage,
  * docs/BENCHMARKS.md); otherwise it
- * rests for 2, 4, ... up to GATE_REST_MAX windows and then is tried again.
+ * rests for 2, 4, ... up to rest_max windows and then is tried again.
  * Short windows and long rests keep what a block that does not need the
- * network pays for trying it small: 7 windows of a 64 KiB block (3 % of
- * its steps), 20 of a 1 MiB block (0.5 %). */
+ * network pays for trying it small.  Stage 1 rests up to 256 windows: 7
+ * windows of a 64 KiB block (3 % of its steps), 20 of a 1 MiB block
+ * (0.5 %).  Stage 2 rests up to 4096: 7 and 12 windows (0.3 %). */
 #define GATE_STEPS    256u
 #define GATE_MIN_Q8   32
-#define GATE_REST_MIN 2u
-#define GATE_REST_MAX 256u
 
 struct gate {
     int on;
     uint32_t rest, backoff;
+    uint32_t rest_min, rest_max;   /* the stage version's bounds of a rest */
     uint64_t bytes;            /* netted bytes in this window */
 };
 
@@ -341,10 +341,10 @@ static void gate_step(struct gate *g, struct mix *mx, size_t i)
         if (mx->net_gain < (int64_t)GATE_MIN_Q8 * (int64_t)g->bytes) {
             g->on = 0;
             g->rest = g->backoff;
-            if (g->backoff < GATE_REST_MAX)
+            if (g->backoff < g->rest_max)
                 g->backoff *= 2;
         } else {
-            g->backoff = GATE_REST_MIN;
+            g->backoff = g->rest_min;
         }
     } else if (--g->rest == 0) {
         g->on = 1;
@@ -366,7 +366,7 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
     size_t q = len / n, r = len % n;
     size_t steps = q + (r != 0);
     struct mix *mx = &ctx->mix;
-    FADE_FORWARD(mix_reset(mx, use, len, n));
+    FADE_FORWARD(mix_reset(mx, p->mix, use, len, n));
     if (!dst) {
         size_t off = 0;
         for (uint32_t b = 0; b < n; b++) {
@@ -388,7 +388,9 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
     uint32_t nn = (n + p->net_div - 1) / p->net_div;
     if (net)
         FADE_FORWARD(mdl_reset(m, nn));
-    struct gate g = { .on = 1, .rest = 0, .backoff = GATE_REST_MIN, .bytes = 0 };
+    const uint32_t rest_min = 2, rest_max = p->mix == 1 ? 256 : 4096;
+    struct gate g = { .on = 1, .rest = 0, .backoff = rest_min, .rest_min = rest_min,
+                      .rest_max = rest_max, .bytes = 0 };
     uint64_t done = 0;
     for (size_t i = 0; i < steps; i++) {
         uint32_t n_active = i < q ? n : (uint32_t)r;

@@ -62,7 +62,7 @@ void mix_init(struct mix *mx, enum fade_isa isa)
                 if (n1 > 2)
                     n1 = (n1 + 2) / 2;
             }
-            mx->hnext[h][y] = (uint8_t)(n0 | n1 << 3 | (uint32_t)y << 6);
+            mx->hnext[y][h] = n0 | n1 << 3 | (uint32_t)y << 6;
         }
     }
 }
@@ -129,11 +129,14 @@ static void mixer_start(int32_t *w, uint32_t sets)
             w[(size_t)s * MIX_NIN_PAD + i] = i < MIX_IN_BIAS ? MIX_W0 : 0;
 }
 
-int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
+int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n)
 {
     if (raw_len < 1 || raw_len > FADE_BLOCK_MAX_RAW || n < 1 || n > raw_len ||
-        (use & ~(uint32_t)MIX_ALL))
+        ver < 1 || ver > 2 || (use & ~(uint32_t)MIX_ALL))
         return FADE_E_INVAL;
+    if (ver == 1)
+        use &= MIX_ALL_V1;
+    mx->ver = ver;
     mx->use = use;
     mx->net_gain = 0;
     mx->raw_len = (uint32_t)raw_len;
@@ -144,10 +147,13 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
     /* Table sizes follow the block: 2^MIX_HB slots a byte for the hashed
      * contexts, within the limits. */
     uint32_t hb = clamp_bits(ceil_log2(raw_len) + MIX_HB);
-    uint32_t bits[MIX_NCTX] = {16, hb, hb, hb, hb, hb, hb, hb, hb};
     for (int k = 0; k < MIX_NCTX; k++) {
-        mx->t_bits[k] = bits[k];
-        size_t slots = (size_t)1 << bits[k];
+        if (!(use & (1u << k))) {
+            mx->t_bits[k] = 0;          /* never read */
+            continue;
+        }
+        mx->t_bits[k] = k == MIX_C_O1 ? 16 : hb;
+        size_t slots = (size_t)1 << mx->t_bits[k];
         FADE_FORWARD(grow((void **)&mx->t[k], &mx->t_cap[k], slots, sizeof(uint32_t)));
         if (k == MIX_C_O1) {
             for (size_t i = 0; i < slots; i++)
@@ -177,11 +183,18 @@ int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n)
     for (uint32_t h = 0; h < MIX_HIST_STATES; h++) {
         uint32_t n0 = h & 7, n1 = (h >> 3) & 7;
         uint32_t p22 = (uint32_t)(((2 * n1 + 1) << 22) / (2 * (n0 + n1) + 2));
-        for (int k = 0; k < MIX_NCTX; k++)
-            mx->hsm[k][h] = p22 << 10;
+        for (uint32_t k = 0; k < MIX_NCTX; k++)
+            mx->hsm[k * MIX_HIST_STATES + h] = p22 << 10;
     }
-    mixer_start(mx->w, MIX_SETS);
-    mixer_start(mx->w2, MIX_SETS2);
+    /* Version 1 reads only the sets of order 0 and of last byte 0. */
+    mixer_start(mx->w, ver == 1 ? 256u * 4u : MIX_SETS);
+    mixer_start(mx->w2, ver == 1 ? 8u * 4u : MIX_SETS2);
+    if (ver >= 2) {
+        mixer_start(mx->w3, MIX_SETS2);
+        mixer_start(mx->w4, MIX_SETS2);
+        for (uint32_t i = 0; i < MIX_FSETS * 4; i++)
+            mx->fw[i] = FW0;
+    }
     uint16_t curve[33];
     for (int j = 0; j < 33; j++)
         curve[j] = (uint16_t)(squash(clamp_st((j - 16) * 128)) * 16);

@@ -4,13 +4,14 @@
  *
  * A byte is coded as 8 binary decisions, high bit first.  For each one,
  * every input model gives a probability in the logistic ("stretch")
- * domain: order-0..4 and order-6 context counters, a word context, the
- * match model (the byte that followed the last earlier occurrence of the
- * stream's last MIX_MATCH_MIN bytes), and — on the steps where the network
- * runs — the network's own probability of the bit, read off its 256-way
- * distribution.  A mixer whose weights are chosen by the partial byte and
- * the match state adds them up, learns online which to trust, and two APM
- * stages refine the result.  Everything here is integer: encoder and
+ * domain: context counters and bit histories of orders 1 to 6, words,
+ * sparse and record contexts, the match model (the byte that followed the
+ * last earlier occurrence of the stream's last MIX_MATCH_MIN bytes), and —
+ * on the steps where the network runs — the network's own probability of
+ * the bit, read off its 256-way distribution.  Mixers whose weights are
+ * chosen by the partial byte, the match state and the last bytes add them
+ * up and learn online which to trust; in version 2 a final mixer learns
+ * how much to trust each of them; two APM stages refine the result.  Everything here is integer: encoder and
  * decoder compute the same probabilities on every machine by construction.
  * codec/FORMAT.md ("Mix stage") is the specification.
  *
@@ -36,7 +37,8 @@
 #define MIX_MATCH_MIN 6u
 
 /* The parts a mix configuration may switch off (for the ablation tool;
- * every preset runs all of them).  MIX_ALL is the presets' choice. */
+ * every preset runs all that its stage version has: MIX_ALL for version
+ * 2, MIX_ALL_V1 for version 1). */
 enum {
     MIX_USE_O1     = 1u << 0,
     MIX_USE_O2     = 1u << 1,
@@ -47,41 +49,56 @@ enum {
     MIX_USE_SPARSE = 1u << 6,
     MIX_USE_REC_A  = 1u << 7,
     MIX_USE_REC_B  = 1u << 8,
-    MIX_USE_MATCH  = 1u << 9,
-    MIX_USE_APM    = 1u << 10,
-    MIX_USE_NET    = 1u << 11,
-    MIX_USE_HIST   = 1u << 12,
-    MIX_ALL        = (1u << 13) - 1,
+    MIX_USE_O5     = 1u << 9,
+    MIX_USE_WORD2  = 1u << 10,
+    MIX_USE_MATCH  = 1u << 11,
+    MIX_USE_APM    = 1u << 12,
+    MIX_USE_NET    = 1u << 13,
+    MIX_USE_HIST   = 1u << 14,
+    MIX_ALL        = (1u << 15) - 1,
+    MIX_ALL_V1     = MIX_ALL & ~(MIX_USE_O5 | MIX_USE_WORD2),
 };
 
 /* Context models with a table each, in the order of their MIX_USE_ bits:
  * orders 1..4 and 6, the current word, the two bytes before the last
- * (sparse), and two record contexts (the bytes one and two records up,
- * with the last byte or with each other; mix_stream.rlen).  Order 0 is
- * left out: it paid nothing beside the APM on order 0 (BENCHMARKS.md). */
+ * (sparse), two record contexts (the bytes one and two records up, with
+ * the last byte or with each other; mix_stream.rlen), and in version 2
+ * order 5 and the current word with the one before it.  Order 0 is left
+ * out: it paid nothing beside the APM on order 0 (BENCHMARKS.md). */
 enum { MIX_C_O1, MIX_C_O2, MIX_C_O3, MIX_C_O4, MIX_C_O6, MIX_C_WORD,
-       MIX_C_SPARSE, MIX_C_REC_A, MIX_C_REC_B, MIX_NCTX };
+       MIX_C_SPARSE, MIX_C_REC_A, MIX_C_REC_B, MIX_C_O5, MIX_C_WORD2, MIX_NCTX };
+#define MIX_CTX_MASK  ((1u << MIX_NCTX) - 1)
 /* Mixer inputs: each context model's counter, then its bit history's
- * learned probability, the match model, the network, a bias. */
-#define MIX_IN_HIST   MIX_NCTX
-#define MIX_IN_MATCH  (2 * MIX_NCTX)
-#define MIX_IN_NET    (2 * MIX_NCTX + 1)
-#define MIX_IN_BIAS   (2 * MIX_NCTX + 2)
-#define MIX_NIN       (2 * MIX_NCTX + 3)
-#define MIX_NIN_PAD   24u          /* weight rows padded for alignment */
+ * learned probability, the match model, the network, a bias.  Inputs
+ * that a configuration leaves out are 0 and add nothing to the sums. */
+#define MIX_IN_HIST   12
+#define MIX_IN_MATCH  24
+#define MIX_IN_NET    25
+#define MIX_IN_BIAS   26
+#define MIX_NIN       27
+#define MIX_NIN_PAD   32u          /* weight rows padded for alignment */
+_Static_assert(MIX_NCTX <= MIX_IN_HIST, "counter inputs overlap histories");
 /* Bit-history states: counts of zeros and ones (0..7 each) and the last
  * bit, in 7 bits (codec/FORMAT.md, "Mix stage"). */
 #define MIX_HIST_STATES 128u
-/* Mixer weight sets: 256 partial bytes x 4 match states. */
-#define MIX_SETS      (256u * 4u)
-/* The second mixer's: 8 bit positions x 4 match states. */
-#define MIX_SETS2     (8u * 4u)
+/* Mixer weight sets.  The first mixer's: 256 partial bytes x 4 match
+ * states x 6 orders (how many of orders 2..6 have seen their context;
+ * version 1 always uses order 0). */
+#define MIX_ORDERS    6u
+#define MIX_SETS      (256u * 4u * MIX_ORDERS)
+/* The second's: 8 bit positions x 4 match states x the last byte
+ * (version 1: always 0); the third's (version 2 only) the same with the
+ * byte before the last. */
+#define MIX_SETS2     (8u * 4u * 256u)
+/* The final mixer of version 2: weights of the three, by partial byte. */
+#define MIX_FSETS     256u
 #define MIX_MATCH_SM  64u          /* match model probability cells */
 
 struct mix_stream {
     uint32_t c4;          /* last 4 bytes of the stream, newest lowest */
     uint32_t c8;          /* the 4 before those */
     uint32_t word;        /* hash of the current word, 0 outside words */
+    uint32_t word1;       /* hash of the word before it, 0 before the first */
     uint32_t start;       /* block position of the stream's first byte */
     uint32_t done;        /* bytes of the stream coded so far */
     uint32_t hash[MIX_NCTX];   /* this byte's context hashes */
@@ -97,13 +114,14 @@ struct mix_stream {
 
 struct mix {
     int      avx2;                /* 1: the -mavx2 build codes (mix_code.h) */
+    uint32_t ver;                 /* the stage's version: 1 or 2 */
     uint32_t use;                 /* MIX_USE_* */
     /* Fixed tables (mix_init): the inverse of squash over 12-bit
      * probabilities, and the counters' rates 65536 / (n + 1.5). */
     int16_t  stretch[4096];
     uint32_t rec[1024];
     uint16_t cost[4096];          /* -log2(p / 4096) in 1/256 bits */
-    uint8_t  hnext[MIX_HIST_STATES][2];   /* bit-history transitions */
+    uint32_t hnext[2][MIX_HIST_STATES];   /* bit-history transitions, by bit */
     /* The block's layout. */
     uint32_t raw_len, n, q, r;
     struct mix_stream *st;
@@ -115,8 +133,8 @@ struct mix {
     uint32_t  t_bits[MIX_NCTX];   /* in use: 2^t_bits slots */
     size_t    t_cap[MIX_NCTX];    /* allocated slots */
     /* Per context model: a bit-history state's probability (22-bit
-     * probability, 10-bit count). */
-    uint32_t hsm[MIX_NCTX][MIX_HIST_STATES];
+     * probability, 10-bit count), context k's state h at k * 128 + h. */
+    uint32_t hsm[MIX_NCTX * MIX_HIST_STATES];
     /* Match model. */
     uint32_t *mt;                 /* hash -> block position + 1, 0 = empty */
     uint32_t  mt_bits;
@@ -125,6 +143,9 @@ struct mix {
     /* Mixer. */
     int32_t   w[MIX_SETS * MIX_NIN_PAD];
     int32_t   w2[MIX_SETS2 * MIX_NIN_PAD];
+    int32_t   w3[MIX_SETS2 * MIX_NIN_PAD];
+    int32_t   w4[MIX_SETS2 * MIX_NIN_PAD];
+    int32_t   fw[MIX_FSETS * 4];  /* 4 weights a set, Q16 */
     /* What the network's input saved, in 1/256 bits, since the caller
      * last cleared it: the cost of each bit under the mixer's output
      * without the network's term minus its cost with it (mix_encode and
@@ -145,9 +166,9 @@ void mix_init(struct mix *mx, enum fade_isa isa);
  * same isa. */
 void mix_free(struct mix *mx);
 /* Starts a block of raw_len (>= 1) bytes in n streams (1..raw_len) with
- * the parts in `use`: sizes and clears every table.  0, FADE_E_INVAL or
- * FADE_E_NOMEM. */
-int mix_reset(struct mix *mx, uint32_t use, size_t raw_len, uint32_t n);
+ * stage version ver (1 or 2) and the parts in `use` that the version has:
+ * sizes and clears every table.  0, FADE_E_INVAL or FADE_E_NOMEM. */
+int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n);
 
 /* Codes the next byte c of stream b with the network's frequency row
  * `freq` (256 entries, each >= 1, sum 65536) or NULL on a step where the

@@ -35,6 +35,8 @@ _Static_assert((-3 >> 1) == -2, "arithmetic right shift");
 #define CTR_LIMIT  255u           /* counts stop here: rate 1/(limit+1.5) */
 #define MIX_LR     4              /* mixer learning rate, in 2^-14 units */
 #define MIX_W0     (1 << 12)      /* start weight of every model input */
+#define FW0        16384          /* final mixer: 1/4 each, Q16 */
+#define FW_LR      2              /* its learning rate, in 2^-14 units */
 #define MSM_INIT   49152u         /* a match is right 3 times in 4 */
 #define MSM_RATE   5
 #define APM_RATE   6
@@ -117,30 +119,6 @@ static inline uint32_t *bucket(uint32_t *t, uint32_t bits, uint32_t h)
     return v;
 }
 
-/* A slot: 16-bit probability, 8-bit count (rate 1/(n + 1.5) until
- * CTR_LIMIT), 8-bit history state. */
-static inline void ctr_update(uint32_t *s, int y, const struct mix *mx)
-{
-    uint32_t v = *s, n = (v >> 8) & 255u, h = v & 255u;
-    int32_t p = (int32_t)(v >> 16);
-    int32_t target = y ? 65535 : 0;
-    p += (int32_t)(((int64_t)(target - p) * mx->rec[n]) >> 16);
-    if (n < CTR_LIMIT)
-        n++;
-    *s = (uint32_t)p << 16 | n << 8 | mx->hnext[h & (MIX_HIST_STATES - 1)][y];
-}
-
-static inline void hsm_update(uint32_t *s, int y, const uint32_t *rec)
-{
-    uint32_t v = *s, n = v & 1023u;
-    int32_t p = (int32_t)(v >> 10);
-    int32_t target = y ? (1 << 22) - 1 : 0;
-    p += (int32_t)(((int64_t)(target - p) * rec[n]) >> 16);
-    if (n < HSM_LIMIT)
-        n++;
-    *s = (uint32_t)p << 10 | n;
-}
-
 /* The APM at point table t: the interpolated 16-bit probability for input
  * x (stretch domain), and the point to train. */
 static inline uint32_t apm(const uint16_t *t, int x, uint32_t *at)
@@ -174,10 +152,12 @@ static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
     uint32_t lc = c;
     if (lc >= 'A' && lc <= 'Z')
         lc += 'a' - 'A';
-    if (lc >= 'a' && lc <= 'z')
+    if (lc >= 'a' && lc <= 'z') {
         s->word = (s->word + lc + 1) * 0x3D4D51CBu;
-    else
+    } else if (s->word) {
+        s->word1 = s->word;
         s->word = 0;
+    }
 
     if (use & MIX_USE_MATCH) {
         if (s->m_len && predicted && buf[s->m_ptr] == c) {
@@ -248,8 +228,14 @@ static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
     s->hash[MIX_C_O4] = hmix(c4 ^ 0x4F1BBCDDu) + 4u;
     s->hash[MIX_C_O6] = hmix(c4 ^ hmix((s->c8 & 0xFFFFu) | 0x06000000u));
     s->hash[MIX_C_WORD] = hmix(s->word ^ hmix(s->word ? 0x07000000u : (c4 & 0xFFu) | 0x17000000u));
+    s->hash[MIX_C_O5] = hmix(c4 ^ hmix((s->c8 & 0xFFu) | 0x05000000u));
+    /* the word so far (or, between words, the last byte) with the word
+     * before it */
+    s->hash[MIX_C_WORD2] = hmix((s->word ? s->word : c4 & 0xFFu) ^ hmix(s->word1 ^ 0x0C000000u));
     /* The next byte's first buckets: start loading them now. */
     for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
+        if (!(use & (1u << k)))
+            continue;
         uint32_t i = bucket_at(mx->t_bits[k], s->hash[k]);
         __builtin_prefetch(mx->t[k] + i);
         __builtin_prefetch(mx->t[k] + (i ^ 16u));
@@ -298,19 +284,81 @@ static inline void mixer_train(const int *x, int32_t *w, int err)
 #endif
 }
 
-/* Codes (e != NULL) or decodes (d != NULL) one byte of stream b; always
- * inlined into the two entry points so each gets its own copy. */
+/* The context models' step for one bit.  v[k] is the value of context
+ * k's slot (read only for k in `on`); a slot holds a 16-bit probability, an 8-bit count (rate 1/(n + 1.5)
+ * until CTR_LIMIT) and an 8-bit history state, whose learned probability
+ * is cell k * 128 + state of mx->hsm (22-bit probability, 10-bit count).
+ *
+ * ctx_inputs writes the inputs x[k] (the counter) and x[MIX_IN_HIST + k]
+ * (the history, if hist), 0 for k not in `on`, and each history's cell to
+ * cell[k].  ctx_update then trains both on bit y and stores the slots and
+ * cells of the contexts in `on`.  (These stay scalar in the vector build:
+ * with gathers for their table reads they ran slower.) */
+static inline void ctx_inputs(const struct mix *mx, const uint32_t *v, uint32_t on, int hist,
+                              int *x, uint32_t *cell)
+{
+#pragma GCC unroll 16
+    for (unsigned k = 0; k < MIX_NCTX; k++) {
+        if (!(on & (1u << k)))
+            continue;
+        cell[k] = k * MIX_HIST_STATES + (v[k] & (MIX_HIST_STATES - 1));
+        x[k] = mx->stretch[v[k] >> 20];
+        if (hist)
+            x[MIX_IN_HIST + k] = mx->stretch[mx->hsm[cell[k]] >> 20];
+    }
+}
+
+static inline void ctx_update(struct mix *mx, uint32_t *const *slot, const uint32_t *v,
+                              const uint32_t *cell, uint32_t on, int hist, int y)
+{
+#pragma GCC unroll 16
+    for (unsigned k = 0; k < MIX_NCTX; k++) {
+        if (!(on & (1u << k)))
+            continue;
+        uint32_t s = v[k], n = (s >> 8) & 255u;
+        int32_t p = (int32_t)(s >> 16);
+        p += (int32_t)(((int64_t)((y ? 65535 : 0) - p) * mx->rec[n]) >> 16);
+        if (n < CTR_LIMIT)
+            n++;
+        *slot[k] = (uint32_t)p << 16 | n << 8 | mx->hnext[y][s & (MIX_HIST_STATES - 1)];
+        if (hist) {
+            uint32_t hv = mx->hsm[cell[k]], hn = hv & 1023u;
+            int32_t hp = (int32_t)(hv >> 10);
+            hp += (int32_t)(((int64_t)((y ? (1 << 22) - 1 : 0) - hp) * mx->rec[hn]) >> 16);
+            if (hn < HSM_LIMIT)
+                hn++;
+            mx->hsm[cell[k]] = (uint32_t)hp << 10 | hn;
+        }
+    }
+}
+
+/* The mixer's output for the sums of one bit (stretch domain): in
+ * version 1 the mean of the first two mixers', in version 2 the final
+ * mixer's blend of all three. */
+static inline int mixer_out(uint32_t ver, int s1, int s2, int s3, int s4, const int32_t *fw)
+{
+    if (ver == 1)
+        return (s1 + s2) >> 1;
+    return clamp_st(((int64_t)s1 * fw[0] + (int64_t)s2 * fw[1] + (int64_t)s3 * fw[2] +
+                     (int64_t)s4 * fw[3]) >> 16);
+}
+
+/* Codes (e != NULL) or decodes (d != NULL) one byte of stream b with stage
+ * version ver and the parts in use; always inlined into the entry points,
+ * so each copy has its own constants. */
 static inline __attribute__((always_inline)) uint8_t
 code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
-          const uint32_t *freq, struct bc_enc *e, struct bc_dec *d, const uint32_t use)
+          const uint32_t *freq, struct bc_enc *e, struct bc_dec *d, const uint32_t use,
+          const uint32_t ver)
 {
     struct mix_stream *s = &mx->st[b];
     const int16_t *st = mx->stretch;
-    const uint32_t *rec = mx->rec;
     const uint8_t *buf = e ? src : dst;
     uint32_t pos = s->start + s->done;
     uint8_t c = e ? src[pos] : 0;
-    uint32_t c1 = s->c4 & 0xFFu;
+    const uint32_t c1 = s->c4 & 0xFFu, c2 = (s->c4 >> 8) & 0xFFu;
+    const uint32_t on = use & MIX_CTX_MASK;
+    const int hist = (use & MIX_USE_HIST) != 0;
 
     uint32_t cum[257];
     if (freq && (use & MIX_USE_NET)) {
@@ -333,38 +381,41 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
 
     uint32_t *bk[MIX_NCTX] = {0};
     uint32_t nh[MIX_NCTX] = {0};        /* second-nibble hashes */
-    uint32_t c0 = 1, nib = 1;
+    uint32_t c0 = 1, nib = 1, ord = 0;
     for (int j = 0; j < 8; j++) {
         if (j == 0 || j == 4) {
             for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
-                if (!(use & (1u << k)))
+                if (!(on & (1u << k)))
                     continue;
                 uint32_t h = j == 0 ? s->hash[k] : nh[k];
                 bk[k] = bucket(mx->t[k], mx->t_bits[k], h);
             }
+            if (ver >= 2 && j == 0) {
+                /* the order: how many of orders 2..6 have seen their
+                 * context before (a reset bucket's first count is 0) */
+                static const uint8_t orders[5] = { MIX_C_O2, MIX_C_O3, MIX_C_O4,
+                                                   MIX_C_O5, MIX_C_O6 };
+                for (int q = 0; q < 5; q++)
+                    ord += bk[orders[q]] && ((bk[orders[q]][1] >> 8) & 255u) != 0;
+            }
             nib = 1;
         }
-        uint32_t *slot[MIX_NCTX];
+        uint32_t *slot[MIX_NCTX] = {0};
+        uint32_t v[MIX_NCTX] = {0}, cell[MIX_NCTX] = {0};
         int x[MIX_NIN_PAD] = {0};
-        slot[MIX_C_O1] = mx->t[MIX_C_O1] + (c1 << 8 | c0);
-        for (int k = MIX_C_O2; k < MIX_NCTX; k++)
-            slot[k] = bk[k] ? bk[k] + nib : NULL;
-        uint32_t *hs[MIX_NCTX] = {0};
+#pragma GCC unroll 16
         for (int k = 0; k < MIX_NCTX; k++) {
-            if (!(use & (1u << k)))
+            if (!(on & (1u << k)))
                 continue;
-            uint32_t v = *slot[k];
-            x[k] = st[v >> 20];
-            if (use & MIX_USE_HIST) {
-                hs[k] = &mx->hsm[k][v & (MIX_HIST_STATES - 1)];
-                x[MIX_IN_HIST + k] = st[*hs[k] >> 20];
-            }
+            slot[k] = k == MIX_C_O1 ? mx->t[MIX_C_O1] + (c1 << 8 | c0) : bk[k] + nib;
+            v[k] = *slot[k];
         }
+        ctx_inputs(mx, v, on, hist, x, cell);
         int mbit = -1;
         if (mlen && ((mbyte | 256u) >> (8 - j)) == c0) {
             mbit = (int)(mbyte >> (7 - j)) & 1;
-            int v = st[mx->msm[mcell] >> 4];
-            x[MIX_IN_MATCH] = mbit ? v : -v;
+            int mv = st[mx->msm[mcell] >> 4];
+            x[MIX_IN_MATCH] = mbit ? mv : -mv;
         } else {
             mlen = 0;
         }
@@ -378,20 +429,28 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
         }
         x[MIX_IN_BIAS] = 256;
 
-        /* Two mixers: weights chosen by the partial byte and the match
-         * state, and by the bit position and the match state; their
-         * outputs are averaged in the stretch domain. */
-        int32_t *w = mx->w + (size_t)(mstate * 256u + c0) * MIX_NIN_PAD;
+        /* The mixers: weights chosen by the partial byte, the match state
+         * and the order; by the bit position, the match state and the
+         * last byte; and (version 2) by those and the byte before it. */
+        int32_t *w = mx->w + (size_t)((ord * 4u + mstate) * 256u + c0) * MIX_NIN_PAD;
         int32_t *w2 = mx->w2 + (size_t)(mstate * 8u + (uint32_t)j) * MIX_NIN_PAD;
+        int32_t *w3 = mx->w3 + (size_t)((c1 * 4u + mstate) * 8u + (uint32_t)j) * MIX_NIN_PAD;
+        int32_t *w4 = mx->w4 + (size_t)((c2 * 4u + mstate) * 8u + (uint32_t)j) * MIX_NIN_PAD;
+        int32_t *fw = mx->fw + (size_t)c0 * 4;
         int64_t dot = mixer_dot(x, w), dot2 = mixer_dot(x, w2);
-        int sx1 = clamp_st(dot >> 16), sx2 = clamp_st(dot2 >> 16);
-        int sx = (sx1 + sx2) >> 1;
-        int pm = squash(sx), pm1 = squash(sx1), pm2 = squash(sx2);
+        int64_t dot3 = ver >= 2 ? mixer_dot(x, w3) : 0, dot4 = ver >= 2 ? mixer_dot(x, w4) : 0;
+        int sx1 = clamp_st(dot >> 16), sx2 = clamp_st(dot2 >> 16), sx3 = clamp_st(dot3 >> 16);
+        int sx4 = clamp_st(dot4 >> 16);
+        int sx = mixer_out(ver, sx1, sx2, sx3, sx4, fw);
+        int pm = squash(sx), pm1 = squash(sx1), pm2 = squash(sx2), pm3 = squash(sx3);
+        int pm4 = squash(sx4);
         int pm0 = 0;
         if (freq) {     /* the same sums without the network's term */
             int64_t xn = x[MIX_IN_NET];
-            pm0 = squash((clamp_st((dot - xn * w[MIX_IN_NET]) >> 16) +
-                          clamp_st((dot2 - xn * w2[MIX_IN_NET]) >> 16)) >> 1);
+            pm0 = squash(mixer_out(ver, clamp_st((dot - xn * w[MIX_IN_NET]) >> 16),
+                                   clamp_st((dot2 - xn * w2[MIX_IN_NET]) >> 16),
+                                   clamp_st((dot3 - xn * w3[MIX_IN_NET]) >> 16),
+                                   clamp_st((dot4 - xn * w4[MIX_IN_NET]) >> 16), fw));
         }
         uint32_t p16, at1 = 0, at2 = 0;
         uint16_t *t1 = NULL, *t2 = NULL;
@@ -416,6 +475,8 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
              * them before this bit's updates. */
             uint32_t c0n = c0 << 1 | (uint32_t)y;
             for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
+                if (!(on & (1u << k)))
+                    continue;
                 nh[k] = hmix(s->hash[k] + c0n * 0x9E3779B9u);
                 uint32_t i = bucket_at(mx->t_bits[k], nh[k]);
                 __builtin_prefetch(mx->t[k] + i);
@@ -428,20 +489,22 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             mx->net_gain += y ? (int)cost[pm0] - (int)cost[pm]
                               : (int)cost[4096 - pm0] - (int)cost[4096 - pm];
         }
-        int err = ((y << 12) - pm1) * MIX_LR, err2 = ((y << 12) - pm2) * MIX_LR;
-        mixer_train(x, w, err);
-        mixer_train(x, w2, err2);
-        for (int k = 0; k < MIX_NCTX; k++) {
-            if (!(use & (1u << k)))
-                continue;
-            ctr_update(slot[k], y, mx);
-            if (hs[k])
-                hsm_update(hs[k], y, rec);
+        if (ver >= 2) {
+            int ef = ((y << 12) - pm) * FW_LR;
+            fw[0] += (sx1 * ef + (1 << 13)) >> 14;
+            fw[1] += (sx2 * ef + (1 << 13)) >> 14;
+            fw[2] += (sx3 * ef + (1 << 13)) >> 14;
+            fw[3] += (sx4 * ef + (1 << 13)) >> 14;
+            mixer_train(x, w3, ((y << 12) - pm3) * MIX_LR);
+            mixer_train(x, w4, ((y << 12) - pm4) * MIX_LR);
         }
+        mixer_train(x, w, ((y << 12) - pm1) * MIX_LR);
+        mixer_train(x, w2, ((y << 12) - pm2) * MIX_LR);
+        ctx_update(mx, slot, v, cell, on, hist, y);
         if (mbit >= 0) {
-            int v = mx->msm[mcell];
-            v += (((mbit == y) ? 65535 : 0) - v) >> MSM_RATE;
-            mx->msm[mcell] = (uint16_t)v;
+            int mv = mx->msm[mcell];
+            mv += (((mbit == y) ? 65535 : 0) - mv) >> MSM_RATE;
+            mx->msm[mcell] = (uint16_t)mv;
         }
         if (t1) {
             apm_update(t1, at1, y);
@@ -457,24 +520,33 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
     return c;
 }
 
-
+/* The presets run every part their version has: those copies test no bit
+ * of `use` (the network's is carried by freq). */
 void MIX_CODE(mix_encode)(struct mix *mx, uint32_t b, const uint8_t *buf,
                          const uint32_t *freq, struct bc_enc *e)
 {
-    /* Every preset runs all the parts: that copy tests no bit of `use`
-     * (the network's is carried by freq). */
-    if ((mx->use | MIX_USE_NET) == MIX_ALL)
-        (void)code_byte(mx, b, buf, NULL, mx->use & MIX_USE_NET ? freq : NULL, e, NULL,
-                        MIX_ALL);
+    const uint32_t use = mx->use | MIX_USE_NET;
+    freq = mx->use & MIX_USE_NET ? freq : NULL;
+    if (mx->ver == 2 && use == MIX_ALL)
+        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, MIX_ALL, 2);
+    else if (mx->ver == 1 && use == MIX_ALL_V1)
+        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, MIX_ALL_V1, 1);
+    else if (mx->ver == 2)
+        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, mx->use, 2);
     else
-        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, mx->use);
+        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, mx->use, 1);
 }
 
 uint8_t MIX_CODE(mix_decode)(struct mix *mx, uint32_t b, uint8_t *buf,
                              const uint32_t *freq, struct bc_dec *d)
 {
-    if ((mx->use | MIX_USE_NET) == MIX_ALL)
-        return code_byte(mx, b, NULL, buf, mx->use & MIX_USE_NET ? freq : NULL, NULL, d,
-                         MIX_ALL);
-    return code_byte(mx, b, NULL, buf, freq, NULL, d, mx->use);
+    const uint32_t use = mx->use | MIX_USE_NET;
+    freq = mx->use & MIX_USE_NET ? freq : NULL;
+    if (mx->ver == 2 && use == MIX_ALL)
+        return code_byte(mx, b, NULL, buf, freq, NULL, d, MIX_ALL, 2);
+    if (mx->ver == 1 && use == MIX_ALL_V1)
+        return code_byte(mx, b, NULL, buf, freq, NULL, d, MIX_ALL_V1, 1);
+    if (mx->ver == 2)
+        return code_byte(mx, b, NULL, buf, freq, NULL, d, mx->use, 2);
+    return code_byte(mx, b, NULL, buf, freq, NULL, d, mx->use, 1);
 }

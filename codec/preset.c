@@ -32,9 +32,12 @@ static const struct fade_preset presets[] = {
       MATCH_MIN, 0, 0, 0 },
     /* The mix stage (codec/mix.h) around a network: the default runs tiny
      * on a share of the streams while it pays; max runs small on every
-     * stream and step. */
-    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 1, NET_DIV, 1 },
-    { "max",     8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 1, 1, 0 },
+     * stream and step.  mix1 and max1 are the same with version 1 of the
+     * stage, kept so that their blocks decode. */
+    { "mix1",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 1, NET_DIV, 1 },
+    { "max1",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 1, 1, 0 },
+    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 2, NET_DIV, 1 },
+    { "max",     8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 2, 1, 0 },
 };
 
 #define N_PRESETS (sizeof presets / sizeof presets[0])

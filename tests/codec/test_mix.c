@@ -138,10 +138,13 @@ Test(mix, max_preset_roundtrip, .timeout = 600)
     free(src);
 }
 
-/* The FNV-1a pin of the default preset's block of a corpus slice: a change
- * is a format change (FORMAT.md, "Mix stage"); re-pin on purpose only. */
-#define GOLDEN_MIX_LEN 1104
-#define GOLDEN_MIX_HASH 0xc0a5135ad1350bbaull
+/* The FNV-1a pins of each mix stage version's block of a corpus slice: a
+ * change is a format change (FORMAT.md, "Mix stage"); re-pin on purpose
+ * only.  mix1 is version 1, kept so that its blocks decode. */
+static const struct { const char *preset; ssize_t len; uint64_t hash; } pins[] = {
+    { "mix1", 1104, 0xc0a5135ad1350bbaull },
+    { "mix",  1101, 0x6821638bae799153ull },
+};
 
 Test(mix, same_bytes_on_every_isa_and_thread_count_and_pinned, .timeout = 600)
 {
@@ -152,31 +155,33 @@ Test(mix, same_bytes_on_every_isa_and_thread_count_and_pinned, .timeout = 600)
     };
     size_t cap = fade_block_bound(6000, 0);
     uint8_t *ref = malloc(cap), *b = malloc(cap);
-    ssize_t ref_len = -1;
-    int n_runs = 0;
-    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
-        if (!fade_isa_available(runs[i].isa))
-            continue;
-        fade_ctx *c = mk_ctx("mix", 3, runs[i].threads, runs[i].isa);
-        ssize_t len = fade_block_encode(c, ref_len < 0 ? ref : b, cap, src, 6000);
-        cr_assert_gt(len, 0);
-        if (ref_len < 0)
-            ref_len = len;
-        else
-            cr_assert(len == ref_len && memcmp(ref, b, (size_t)len) == 0,
-                      "%s with %u threads differs from the scalar path",
-                      fade_isa_name(runs[i].isa), runs[i].threads);
-        n_runs++;
-        fade_ctx_free(c);
+    for (size_t k = 0; k < sizeof pins / sizeof *pins; k++) {
+        ssize_t ref_len = -1;
+        int n_runs = 0;
+        for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+            if (!fade_isa_available(runs[i].isa))
+                continue;
+            fade_ctx *c = mk_ctx(pins[k].preset, 3, runs[i].threads, runs[i].isa);
+            ssize_t len = fade_block_encode(c, ref_len < 0 ? ref : b, cap, src, 6000);
+            cr_assert_gt(len, 0);
+            if (ref_len < 0)
+                ref_len = len;
+            else
+                cr_assert(len == ref_len && memcmp(ref, b, (size_t)len) == 0,
+                          "%s: %s with %u threads differs from the scalar path",
+                          pins[k].preset, fade_isa_name(runs[i].isa), runs[i].threads);
+            n_runs++;
+            fade_ctx_free(c);
+        }
+        cr_assert_geq(n_runs, 2);
+        struct fade_block_info info;
+        cr_assert_eq(fade_block_info(ref, (size_t)ref_len, &info), 0);
+        cr_assert_eq(info.codec, FADE_CODEC_FADE);
+        cr_assert_eq(info.model_id, fade_preset_model_id(fade_preset_find(pins[k].preset)));
+        uint64_t h = tu_fnv1a64(ref, (size_t)ref_len);
+        cr_expect(ref_len == pins[k].len && h == pins[k].hash, "%s: got len %zd hash 0x%016llxull",
+                  pins[k].preset, ref_len, (unsigned long long)h);
     }
-    cr_assert_geq(n_runs, 2);
-    struct fade_block_info info;
-    cr_assert_eq(fade_block_info(ref, (size_t)ref_len, &info), 0);
-    cr_assert_eq(info.codec, FADE_CODEC_FADE);
-    cr_assert_eq(info.model_id, fade_preset_model_id(fade_preset_find("mix")));
-    uint64_t h = tu_fnv1a64(ref, (size_t)ref_len);
-    cr_expect(ref_len == GOLDEN_MIX_LEN && h == GOLDEN_MIX_HASH,
-              "mix: got len %zd hash 0x%016llxull", ref_len, (unsigned long long)h);
     free(ref);
     free(b);
     free(src);
@@ -191,9 +196,9 @@ Test(mix, every_part_takes_part, .timeout = 600)
     uint8_t *bin = corpus("kppkn.gtb", 0, 40000);
     fade_ctx *c = mk_ctx("mix", 0, 1, FADE_ISA_AUTO);
     static const uint32_t parts[] = {
-        MIX_USE_O1, MIX_USE_O2, MIX_USE_O3, MIX_USE_O4, MIX_USE_O6, MIX_USE_WORD,
-        MIX_USE_SPARSE, MIX_USE_REC_A, MIX_USE_REC_B, MIX_USE_MATCH, MIX_USE_APM,
-        MIX_USE_NET, MIX_USE_HIST,
+        MIX_USE_O1, MIX_USE_O2, MIX_USE_O3, MIX_USE_O4, MIX_USE_O5, MIX_USE_O6,
+        MIX_USE_WORD, MIX_USE_WORD2, MIX_USE_SPARSE, MIX_USE_REC_A, MIX_USE_REC_B,
+        MIX_USE_MATCH, MIX_USE_APM, MIX_USE_NET, MIX_USE_HIST,
     };
     ssize_t full_t = blk_mix_trial(c, "mix", MIX_ALL, 0, -1, text, 40000, 2);
     ssize_t full_b = blk_mix_trial(c, "mix", MIX_ALL, 0, -1, bin, 40000, 2);
@@ -253,7 +258,7 @@ Test(mix, known_positions)
 {
     struct mix mx;
     mix_init(&mx, FADE_ISA_SCALAR);
-    cr_assert_eq(mix_reset(&mx, MIX_ALL, 10, 3), 0);   /* streams of 4, 3, 3 */
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 10, 3), 0);   /* streams of 4, 3, 3 */
     cr_assert_eq(mx.st[0].start, 0);
     cr_assert_eq(mx.st[1].start, 4);
     cr_assert_eq(mx.st[2].start, 7);
@@ -262,32 +267,44 @@ Test(mix, known_positions)
     mx.st[1].done = 2;
     cr_assert(mix_known(&mx, 4) && mix_known(&mx, 5) && !mix_known(&mx, 6));
     cr_assert(!mix_known(&mx, 3) && !mix_known(&mx, 7) && !mix_known(&mx, 10));
-    cr_assert_eq(mix_reset(&mx, MIX_ALL, 0, 1), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, MIX_ALL, 3, 4), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, MIX_ALL | (1u << 20), 3, 1), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 0, 1), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 4), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL | (1u << 20), 3, 1), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 0, MIX_ALL, 3, 1), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 3, MIX_ALL, 3, 1), FADE_E_INVAL);
+    /* version 1 has no order-5 or word-pair context */
+    cr_assert_eq(mix_reset(&mx, 1, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mx.use, MIX_ALL_V1);
     mix_free(&mx);
 }
 
-/* tests/golden/ok/block_fade_mix_2streams.blk is the first 3000 bytes of
- * geo.protodata coded by the default preset in 2 streams: it must keep
- * decoding to exactly them (what a format change would break). */
-Test(mix, golden_block_decodes)
+/* The golden mix blocks are the first 3000 bytes of geo.protodata coded
+ * in 2 streams by each stage version's preset (fade_block_encode with
+ * n_streams 2, one thread): they must keep decoding to exactly them (what
+ * a format change would break). */
+Test(mix, golden_blocks_decode)
 {
+    static const struct { const char *file, *preset; } golden[] = {
+        { "block_fade_mix_2streams.blk", "mix1" },
+        { "block_fade_mix2_2streams.blk", "mix" },
+    };
     char dir[4096], path[4400];
     cr_assert(tu_repo_path("tests/golden/ok", dir, sizeof dir), "tests/golden/ok not found");
-    snprintf(path, sizeof path, "%s/block_fade_mix_2streams.blk", dir);
-    size_t len;
-    uint8_t *blk = tu_read_file(path, &len);
-    cr_assert(blk, "%s missing", path);
     uint8_t *want = corpus("geo.protodata", 0, 3000), out[3000];
     fade_ctx *c = mk_ctx("tiny", 0, 1, FADE_ISA_AUTO);
-    cr_assert_eq(fade_block_decode(c, out, sizeof out, blk, len), 3000);
-    cr_assert(memcmp(out, want, 3000) == 0);
-    struct fade_block_info info;
-    cr_assert_eq(fade_block_info(blk, len, &info), 0);
-    cr_assert_eq(info.model_id, fade_preset_model_id(fade_preset_find("mix")));
-    cr_assert_eq(info.n_streams, 2);
+    for (size_t i = 0; i < sizeof golden / sizeof *golden; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, golden[i].file);
+        size_t len;
+        uint8_t *blk = tu_read_file(path, &len);
+        cr_assert(blk, "%s missing", path);
+        cr_assert_eq(fade_block_decode(c, out, sizeof out, blk, len), 3000, "%s", path);
+        cr_assert(memcmp(out, want, 3000) == 0, "%s", path);
+        struct fade_block_info info;
+        cr_assert_eq(fade_block_info(blk, len, &info), 0);
+        cr_assert_eq(info.model_id, fade_preset_model_id(fade_preset_find(golden[i].preset)));
+        cr_assert_eq(info.n_streams, 2);
+        free(blk);
+    }
     fade_ctx_free(c);
     free(want);
-    free(blk);
 }
