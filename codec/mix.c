@@ -186,12 +186,12 @@ int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32
         for (uint32_t k = 0; k < MIX_NCTX; k++)
             mx->hsm[k * MIX_HIST_STATES + h] = p22 << 10;
     }
-    /* Version 1 reads only the sets of order 0 and of last byte 0. */
+    /* Version 1 reads only the first mixer's sets of order 0. */
     mixer_start(mx->w, ver == 1 ? 256u * 4u : MIX_SETS);
-    mixer_start(mx->w2, ver == 1 ? 8u * 4u : MIX_SETS2);
+    mixer_start(mx->w2, MIX_SETS2);
     if (ver >= 2) {
-        mixer_start(mx->w3, MIX_SETS2);
-        mixer_start(mx->w4, MIX_SETS2);
+        mixer_start(mx->w3, MIX_SETS3);
+        mixer_start(mx->w4, MIX_SETS3);
         for (uint32_t i = 0; i < MIX_FSETS * 4; i++)
             mx->fw[i] = FW0;
     }

@@ -86,11 +86,12 @@ _Static_assert(MIX_NCTX <= MIX_IN_HIST, "counter inputs overlap histories");
  * version 1 always uses order 0). */
 #define MIX_ORDERS    6u
 #define MIX_SETS      (256u * 4u * MIX_ORDERS)
-/* The second's: 8 bit positions x 4 match states x the last byte
- * (version 1: always 0); the third's (version 2 only) the same with the
- * byte before the last. */
-#define MIX_SETS2     (8u * 4u * 256u)
-/* The final mixer of version 2: weights of the three, by partial byte. */
+/* The second's: 8 bit positions x 4 match states; the third's and the
+ * fourth's (version 2 only) the same x the last byte, and x the byte
+ * before it. */
+#define MIX_SETS2     (8u * 4u)
+#define MIX_SETS3     (8u * 4u * 256u)
+/* The final mixer of version 2: weights of the four, by partial byte. */
 #define MIX_FSETS     256u
 #define MIX_MATCH_SM  64u          /* match model probability cells */
 
@@ -143,8 +144,8 @@ struct mix {
     /* Mixer. */
     int32_t   w[MIX_SETS * MIX_NIN_PAD];
     int32_t   w2[MIX_SETS2 * MIX_NIN_PAD];
-    int32_t   w3[MIX_SETS2 * MIX_NIN_PAD];
-    int32_t   w4[MIX_SETS2 * MIX_NIN_PAD];
+    int32_t   w3[MIX_SETS3 * MIX_NIN_PAD];
+    int32_t   w4[MIX_SETS3 * MIX_NIN_PAD];
     int32_t   fw[MIX_FSETS * 4];  /* 4 weights a set, Q16 */
     /* What the network's input saved, in 1/256 bits, since the caller
      * last cleared it: the cost of each bit under the mixer's output

@@ -334,7 +334,7 @@ static inline void ctx_update(struct mix *mx, uint32_t *const *slot, const uint3
 
 /* The mixer's output for the sums of one bit (stretch domain): in
  * version 1 the mean of the first two mixers', in version 2 the final
- * mixer's blend of all three. */
+ * mixer's blend of all four. */
 static inline int mixer_out(uint32_t ver, int s1, int s2, int s3, int s4, const int32_t *fw)
 {
     if (ver == 1)
@@ -430,8 +430,8 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
         x[MIX_IN_BIAS] = 256;
 
         /* The mixers: weights chosen by the partial byte, the match state
-         * and the order; by the bit position, the match state and the
-         * last byte; and (version 2) by those and the byte before it. */
+         * and the order; by the bit position and the match state; and
+         * (version 2) by those and the last byte, or the byte before. */
         int32_t *w = mx->w + (size_t)((ord * 4u + mstate) * 256u + c0) * MIX_NIN_PAD;
         int32_t *w2 = mx->w2 + (size_t)(mstate * 8u + (uint32_t)j) * MIX_NIN_PAD;
         int32_t *w3 = mx->w3 + (size_t)((c1 * 4u + mstate) * 8u + (uint32_t)j) * MIX_NIN_PAD;
