@@ -27,7 +27,7 @@ FLAGS="$BASE -O1 -fsanitize=fuzzer-no-link,address,undefined"
 # parser in them: they get ASan/UBSan but no coverage instrumentation and
 # -O2, which makes each input about ten times cheaper.
 MODEL_FLAGS="$BASE -O2 -fsanitize=address,undefined"
-PARSERS=" block container rc crc32c ctx err match mix "
+PARSERS=" block container rc crc32c ctx err match mix mix_avx2 "
 objs=()
 for src in codec/*.c; do
     [ "$src" = codec/fade_main.c ] && continue
@@ -75,7 +75,7 @@ i=0
 for f in "$tmp"/*; do
     for bs in 100 1K; do
         i=$((i+1))
-        for m in tiny tiny-match mix; do
+        for m in tiny tiny-match mix1 mix; do
             build/fade c -q -f -m "$m" -b "$bs" "$f" "$seeds/c$i-$m.fade"
             # First block: its length is the u32 at offset 32, the block follows.
             len=$(od -An -tu4 -j32 -N4 "$seeds/c$i-$m.fade" | tr -d ' ')
