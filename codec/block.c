@@ -324,11 +324,12 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
  * (0.5 %).  Stage 2 rests up to 4096: 7 and 12 windows (0.3 %). */
 #define GATE_STEPS    256u
 #define GATE_MIN_Q8   32
+#define GATE_REST_MIN 2u
 
 struct gate {
     int on;
     uint32_t rest, backoff;
-    uint32_t rest_min, rest_max;   /* the stage version's bounds of a rest */
+    uint32_t rest_max;         /* the stage version's longest rest */
     uint64_t bytes;            /* netted bytes in this window */
 };
 
@@ -344,7 +345,7 @@ static void gate_step(struct gate *g, struct mix *mx, size_t i)
             if (g->backoff < g->rest_max)
                 g->backoff *= 2;
         } else {
-            g->backoff = g->rest_min;
+            g->backoff = GATE_REST_MIN;
         }
     } else if (--g->rest == 0) {
         g->on = 1;
@@ -388,9 +389,8 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
     uint32_t nn = (n + p->net_div - 1) / p->net_div;
     if (net)
         FADE_FORWARD(mdl_reset(m, nn));
-    const uint32_t rest_min = 2, rest_max = p->mix == 1 ? 256 : 4096;
-    struct gate g = { .on = 1, .rest = 0, .backoff = rest_min, .rest_min = rest_min,
-                      .rest_max = rest_max, .bytes = 0 };
+    struct gate g = { .on = 1, .rest = 0, .backoff = GATE_REST_MIN,
+                      .rest_max = p->mix == 1 ? 256u : 4096u, .bytes = 0 };
     uint64_t done = 0;
     for (size_t i = 0; i < steps; i++) {
         uint32_t n_active = i < q ? n : (uint32_t)r;

@@ -206,7 +206,6 @@ int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32
     return 0;
 }
 
-
 int mix_known(const struct mix *mx, uint32_t pos)
 {
     return known_at(mx, pos);
