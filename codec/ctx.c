@@ -4,6 +4,7 @@
 #include "codec/ctx.h"
 #include "codec/err.h"
 #include "codec/pool.h"
+#include "codec/preset.h"
 
 int fade_ctx_create(fade_ctx **out, const struct fade_ctx_params *params)
 {
@@ -127,6 +128,12 @@ struct ctx_model *ctx_find_model(struct fade_ctx *ctx, uint64_t id)
     struct ctx_model *own = &ctx->models[ctx->i_preset];
     if (!own->id_known && ctx_model_id(own) == id)
         return own;
+    /* Then the row whose pinned id it is (preset.h), confirmed. */
+    for (unsigned i = 0; i < ctx->n_models; i++) {
+        struct ctx_model *cm = &ctx->models[i];
+        if (!cm->id_known && preset_pinned_id(cm->preset) == id && ctx_model_id(cm) == id)
+            return cm;
+    }
     for (unsigned i = 0; i < ctx->n_models; i++)
         if (!ctx->models[i].id_known && ctx_model_id(&ctx->models[i]) == id)
             return &ctx->models[i];

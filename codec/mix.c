@@ -37,6 +37,7 @@ void mix_init(struct mix *mx, enum fade_isa isa)
     int pi = 0;
     for (int x = -2047; x <= 2047; x++) {
         int v = squash(x);
+        mx->squash[x + 2047] = (int16_t)v;
         for (int j = pi; j <= v; j++)
             mx->stretch[j] = (int16_t)x;
         pi = v + 1;
@@ -129,10 +130,17 @@ static void mixer_start(int32_t *w, uint32_t sets)
             w[(size_t)s * MIX_NIN_PAD + i] = i < MIX_IN_BIAS ? MIX_W0 : 0;
 }
 
+static void mixer_start16(int16_t *w, uint32_t sets)
+{
+    for (uint32_t s = 0; s < sets; s++)
+        for (uint32_t i = 0; i < MIX_NIN_PAD; i++)
+            w[(size_t)s * MIX_NIN_PAD + i] = (int16_t)(i < MIX_IN_BIAS ? MIX_W0 / 4 : 0);
+}
+
 int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n)
 {
     if (raw_len < 1 || raw_len > FADE_BLOCK_MAX_RAW || n < 1 || n > raw_len ||
-        ver < 1 || ver > 2 || (use & ~(uint32_t)MIX_ALL))
+        ver < 1 || ver > 3 || (use & ~(uint32_t)MIX_ALL))
         return FADE_E_INVAL;
     if (ver == 1)
         use &= MIX_ALL_V1;
@@ -187,14 +195,22 @@ int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32
             mx->hsm[k * MIX_HIST_STATES + h] = p22 << 10;
     }
     /* Version 1 reads only the first mixer's sets of order 0. */
-    mixer_start(mx->w, ver == 1 ? 256u * 4u : MIX_SETS);
-    mixer_start(mx->w2, MIX_SETS2);
-    if (ver >= 2) {
-        mixer_start(mx->w3, MIX_SETS3);
-        mixer_start(mx->w4, MIX_SETS3);
+    if (ver >= 3) {
+        mixer_start16(mx->h1, MIX_SETS);
+        mixer_start16(mx->h2, MIX_SETS2);
+        mixer_start16(mx->h3, MIX_SETS3);
+        mixer_start16(mx->h4, MIX_SETS3);
+    } else {
+        mixer_start(mx->w, ver == 1 ? 256u * 4u : MIX_SETS);
+        mixer_start(mx->w2, MIX_SETS2);
+        if (ver == 2) {
+            mixer_start(mx->w3, MIX_SETS3);
+            mixer_start(mx->w4, MIX_SETS3);
+        }
+    }
+    if (ver >= 2)
         for (uint32_t i = 0; i < MIX_FSETS * 4; i++)
             mx->fw[i] = FW0;
-    }
     uint16_t curve[33];
     for (int j = 0; j < 33; j++)
         curve[j] = (uint16_t)(squash(clamp_st((j - 16) * 128)) * 16);

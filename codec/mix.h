@@ -10,8 +10,10 @@
  * on the steps where the network runs — the network's own probability of
  * the bit, read off its 256-way distribution.  Mixers whose weights are
  * chosen by the partial byte, the match state and the last bytes add them
- * up and learn online which to trust; in version 2 a final mixer learns
- * how much to trust each of them; two APM stages refine the result.  Everything here is integer: encoder and
+ * up and learn online which to trust; from version 2 a final mixer learns
+ * how much to trust each of them (version 3 keeps their weights in 16
+ * bits, for twice the lanes a vector op); two APM stages refine the
+ * result.  Everything here is integer: encoder and
  * decoder compute the same probabilities on every machine by construction.
  * codec/FORMAT.md ("Mix stage") is the specification.
  *
@@ -115,11 +117,12 @@ struct mix_stream {
 
 struct mix {
     int      avx2;                /* 1: the -mavx2 build codes (mix_code.h) */
-    uint32_t ver;                 /* the stage's version: 1 or 2 */
+    uint32_t ver;                 /* the stage's version: 1, 2 or 3 */
     uint32_t use;                 /* MIX_USE_* */
-    /* Fixed tables (mix_init): the inverse of squash over 12-bit
+    /* Fixed tables (mix_init): squash and its inverse over 12-bit
      * probabilities, and the counters' rates 65536 / (n + 1.5). */
     int16_t  stretch[4096];
+    int16_t  squash[4095];        /* squash(x) at x + 2047, x in [-2047, 2047] */
     uint32_t rec[1024];
     uint16_t cost[4096];          /* -log2(p / 4096) in 1/256 bits */
     uint32_t hnext[2][MIX_HIST_STATES];   /* bit-history transitions, by bit */
@@ -141,12 +144,17 @@ struct mix {
     uint32_t  mt_bits;
     size_t    mt_cap;
     uint16_t  msm[MIX_MATCH_SM];  /* P(expected bit is right), 16-bit */
-    /* Mixer. */
+    /* Mixer (versions 1 and 2). */
     int32_t   w[MIX_SETS * MIX_NIN_PAD];
     int32_t   w2[MIX_SETS2 * MIX_NIN_PAD];
     int32_t   w3[MIX_SETS3 * MIX_NIN_PAD];
     int32_t   w4[MIX_SETS3 * MIX_NIN_PAD];
     int32_t   fw[MIX_FSETS * 4];  /* 4 weights a set, Q16 */
+    /* Version 3's mixers: the same sets with 16-bit weights (Q14). */
+    int16_t   h1[MIX_SETS * MIX_NIN_PAD];
+    int16_t   h2[MIX_SETS2 * MIX_NIN_PAD];
+    int16_t   h3[MIX_SETS3 * MIX_NIN_PAD];
+    int16_t   h4[MIX_SETS3 * MIX_NIN_PAD];
     /* What the network's input saved, in 1/256 bits, since the caller
      * last cleared it: the cost of each bit under the mixer's output
      * without the network's term minus its cost with it (mix_encode and
@@ -167,7 +175,7 @@ void mix_init(struct mix *mx, enum fade_isa isa);
  * same isa. */
 void mix_free(struct mix *mx);
 /* Starts a block of raw_len (>= 1) bytes in n streams (1..raw_len) with
- * stage version ver (1 or 2) and the parts in `use` that the version has:
+ * stage version ver (1, 2 or 3) and the parts in `use` that the version has:
  * sizes and clears every table.  0, FADE_E_INVAL or FADE_E_NOMEM. */
 int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n);
 

@@ -31,9 +31,12 @@ uint8_t mix_decode_avx2(struct mix *mx, uint32_t b, uint8_t *buf,
 _Static_assert((-3 >> 1) == -2, "arithmetic right shift");
 
 #define CTR_INIT   (1u << 31)     /* probability 1/2, count 0, no history */
-#define HSM_LIMIT  1023u
+#define HSM_LIMIT  1023u          /* version 1 and 2: counts stop here */
+#define HSM_SHIFT  7              /* version 3: rate 2^-7 */
 #define CTR_LIMIT  255u           /* counts stop here: rate 1/(limit+1.5) */
 #define MIX_LR     4              /* mixer learning rate, in 2^-14 units */
+#define MIX_LR16   3              /* version 3's, in 2^-15 units of Q14 */
+#define MIX_SKIP   64             /* version 3: errors under this train nothing */
 #define MIX_W0     (1 << 12)      /* start weight of every model input */
 #define FW0        16384          /* final mixer: 1/4 each, Q16 */
 #define FW_LR      2              /* its learning rate, in 2^-14 units */
@@ -284,56 +287,126 @@ static inline void mixer_train(const int *x, int32_t *w, int err)
 #endif
 }
 
-/* The context models' step for one bit.  v[k] is the value of context
- * k's slot (read only for k in `on`); a slot holds a 16-bit probability, an 8-bit count (rate 1/(n + 1.5)
- * until CTR_LIMIT) and an 8-bit history state, whose learned probability
- * is cell k * 128 + state of mx->hsm (22-bit probability, 10-bit count).
+/* Version 3's mixers: 16-bit inputs and weights (Q14).  |x| <= 2047 and
+ * |w| <= 32768, so a sum of MIX_NIN_PAD products stays under 2^31 and
+ * the 32-bit sums are exact in any order. */
+static inline void pack16(const int *x, int16_t *x16)
+{
+#ifdef __AVX2__
+    for (unsigned i = 0; i < MIX_NIN_PAD; i += 16) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(x + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(x + i + 8));
+        _mm256_store_si256((__m256i *)(x16 + i),
+                           _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
+    }
+#else
+    for (unsigned i = 0; i < MIX_NIN_PAD; i++)
+        x16[i] = (int16_t)x[i];
+#endif
+}
+
+static inline int32_t dot16(const int16_t *x16, const int16_t *w)
+{
+#ifdef __AVX2__
+    __m256i acc = _mm256_setzero_si256();
+    for (unsigned i = 0; i < MIX_NIN_PAD; i += 16)
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(x16 + i)),
+                                                      _mm256_loadu_si256((const __m256i *)(w + i))));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+#else
+    int32_t dot = 0;
+    for (unsigned i = 0; i < MIX_NIN_PAD; i++)
+        dot += (int32_t)x16[i] * w[i];
+    return dot;
+#endif
+}
+
+/* w += round(x * e / 2^15), saturated to 16 bits, with e = err *
+ * MIX_LR16 (what vpmulhrsw and vpaddsw compute); sets whose error is
+ * under MIX_SKIP are left as they are. */
+static inline void train16_if(const int16_t *x16, int16_t *w, int err)
+{
+    if (err > -MIX_SKIP && err < MIX_SKIP)
+        return;
+    int e = err * MIX_LR16;
+#ifdef __AVX2__
+    const __m256i ev = _mm256_set1_epi16((int16_t)e);
+    for (unsigned i = 0; i < MIX_NIN_PAD; i += 16) {
+        __m256i xv = _mm256_load_si256((const __m256i *)(x16 + i));
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(w + i));
+        _mm256_storeu_si256((__m256i *)(w + i), _mm256_adds_epi16(wv, _mm256_mulhrs_epi16(xv, ev)));
+    }
+#else
+    for (unsigned i = 0; i < MIX_NIN_PAD; i++) {
+        int v = w[i] + (((int32_t)x16[i] * e + (1 << 14)) >> 15);
+        w[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+#endif
+}
+
+/* The context models' step for one bit.  slot[k] is context k's slot
+ * (used only for k in `on`): a 16-bit probability, an 8-bit count (rate
+ * 1/(n + 1.5) until CTR_LIMIT) and an 8-bit history state, whose learned
+ * probability is cell k * 128 + state of mx->hsm (22-bit probability;
+ * versions 1 and 2 add a 10-bit count, version 3 learns at a fixed rate).
  *
  * ctx_inputs writes the inputs x[k] (the counter) and x[MIX_IN_HIST + k]
- * (the history, if hist), 0 for k not in `on`, and each history's cell to
- * cell[k].  ctx_update then trains both on bit y and stores the slots and
- * cells of the contexts in `on`.  (These stay scalar in the vector build:
- * with gathers for their table reads they ran slower.) */
-static inline void ctx_inputs(const struct mix *mx, const uint32_t *v, uint32_t on, int hist,
-                              int *x, uint32_t *cell)
+ * (the history, if hist) of the contexts in `on` (the others stay 0).
+ * ctx_update then trains both on bit y: it reads each slot again, an L1
+ * hit, where keeping eleven values live across the bit spilled them.
+ * (These stay scalar in the vector build: with gathers for their table
+ * reads they ran slower.) */
+static inline void ctx_inputs(const struct mix *mx, uint32_t *const *slot, uint32_t on, int hist,
+                              int *x)
 {
 #pragma GCC unroll 16
     for (unsigned k = 0; k < MIX_NCTX; k++) {
         if (!(on & (1u << k)))
             continue;
-        cell[k] = k * MIX_HIST_STATES + (v[k] & (MIX_HIST_STATES - 1));
-        x[k] = mx->stretch[v[k] >> 20];
+        uint32_t v = *slot[k];
+        x[k] = mx->stretch[v >> 20];
         if (hist)
-            x[MIX_IN_HIST + k] = mx->stretch[mx->hsm[cell[k]] >> 20];
+            x[MIX_IN_HIST + k] = mx->stretch[mx->hsm[k * MIX_HIST_STATES + (v & (MIX_HIST_STATES - 1))] >> 20];
     }
 }
 
-static inline void ctx_update(struct mix *mx, uint32_t *const *slot, const uint32_t *v,
-                              const uint32_t *cell, uint32_t on, int hist, int y)
+static inline void ctx_update(struct mix *mx, uint32_t *const *slot, uint32_t on, int hist,
+                              int y, uint32_t ver)
 {
+    const uint32_t *hn_y = mx->hnext[y];
+    const int32_t t16 = y ? 65535 : 0, t22 = y ? (1 << 22) - 1 : 0;
 #pragma GCC unroll 16
     for (unsigned k = 0; k < MIX_NCTX; k++) {
         if (!(on & (1u << k)))
             continue;
-        uint32_t s = v[k], n = (s >> 8) & 255u;
+        uint32_t s = *slot[k], n = (s >> 8) & 255u;
         int32_t p = (int32_t)(s >> 16);
-        p += (int32_t)(((int64_t)((y ? 65535 : 0) - p) * mx->rec[n]) >> 16);
-        if (n < CTR_LIMIT)
-            n++;
-        *slot[k] = (uint32_t)p << 16 | n << 8 | mx->hnext[y][s & (MIX_HIST_STATES - 1)];
-        if (hist) {
-            uint32_t hv = mx->hsm[cell[k]], hn = hv & 1023u;
+        p += (int32_t)(((int64_t)(t16 - p) * mx->rec[n]) >> 16);
+        n += n < CTR_LIMIT;
+        *slot[k] = (uint32_t)p << 16 | n << 8 | hn_y[s & (MIX_HIST_STATES - 1)];
+        const uint32_t ck = k * MIX_HIST_STATES + (s & (MIX_HIST_STATES - 1));
+        if (hist && ver >= 3) {
+            /* a fixed rate: a cell is shared by every context of its
+             * model in that state, and a count-driven rate soon stops
+             * following the data */
+            int32_t hp = (int32_t)(mx->hsm[ck] >> 10);
+            hp += (t22 - hp) >> HSM_SHIFT;
+            mx->hsm[ck] = (uint32_t)hp << 10;
+        } else if (hist) {
+            uint32_t hv = mx->hsm[ck], hn = hv & 1023u;
             int32_t hp = (int32_t)(hv >> 10);
-            hp += (int32_t)(((int64_t)((y ? (1 << 22) - 1 : 0) - hp) * mx->rec[hn]) >> 16);
-            if (hn < HSM_LIMIT)
-                hn++;
-            mx->hsm[cell[k]] = (uint32_t)hp << 10 | hn;
+            hp += (int32_t)(((int64_t)(t22 - hp) * mx->rec[hn]) >> 16);
+            hn += hn < HSM_LIMIT;
+            mx->hsm[ck] = (uint32_t)hp << 10 | hn;
         }
     }
 }
 
 /* The mixer's output for the sums of one bit (stretch domain): in
- * version 1 the mean of the first two mixers', in version 2 the final
+ * version 1 the mean of the first two mixers', from version 2 the final
  * mixer's blend of all four. */
 static inline int mixer_out(uint32_t ver, int s1, int s2, int s3, int s4, const int32_t *fw)
 {
@@ -401,16 +474,12 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             nib = 1;
         }
         uint32_t *slot[MIX_NCTX] = {0};
-        uint32_t v[MIX_NCTX] = {0}, cell[MIX_NCTX] = {0};
         int x[MIX_NIN_PAD] = {0};
 #pragma GCC unroll 16
-        for (int k = 0; k < MIX_NCTX; k++) {
-            if (!(on & (1u << k)))
-                continue;
-            slot[k] = k == MIX_C_O1 ? mx->t[MIX_C_O1] + (c1 << 8 | c0) : bk[k] + nib;
-            v[k] = *slot[k];
-        }
-        ctx_inputs(mx, v, on, hist, x, cell);
+        for (int k = 0; k < MIX_NCTX; k++)
+            if (on & (1u << k))
+                slot[k] = k == MIX_C_O1 ? mx->t[MIX_C_O1] + (c1 << 8 | c0) : bk[k] + nib;
+        ctx_inputs(mx, slot, on, hist, x);
         int mbit = -1;
         if (mlen && ((mbyte | 256u) >> (8 - j)) == c0) {
             mbit = (int)(mbyte >> (7 - j)) & 1;
@@ -431,26 +500,56 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
 
         /* The mixers: weights chosen by the partial byte, the match state
          * and the order; by the bit position and the match state; and
-         * (version 2) by those and the last byte, or the byte before. */
+         * (from version 2) by those and the last byte, or the byte
+         * before.  Version 3's 16-bit sets have the same indices. */
         int32_t *w = mx->w + (size_t)((ord * 4u + mstate) * 256u + c0) * MIX_NIN_PAD;
         int32_t *w2 = mx->w2 + (size_t)(mstate * 8u + (uint32_t)j) * MIX_NIN_PAD;
         int32_t *w3 = mx->w3 + (size_t)((c1 * 4u + mstate) * 8u + (uint32_t)j) * MIX_NIN_PAD;
         int32_t *w4 = mx->w4 + (size_t)((c2 * 4u + mstate) * 8u + (uint32_t)j) * MIX_NIN_PAD;
         int32_t *fw = mx->fw + (size_t)c0 * 4;
-        int64_t dot = mixer_dot(x, w), dot2 = mixer_dot(x, w2);
-        int64_t dot3 = ver >= 2 ? mixer_dot(x, w3) : 0, dot4 = ver >= 2 ? mixer_dot(x, w4) : 0;
+        int16_t x16[MIX_NIN_PAD] __attribute__((aligned(32)));
+        int16_t *h1 = NULL, *h2 = NULL, *h3 = NULL, *h4 = NULL;
+        int64_t dot, dot2, dot3, dot4;
+        if (ver >= 3) {
+            /* 16-bit weights in Q14: the sums are scaled to Q16 */
+            pack16(x, x16);
+            h1 = mx->h1 + (w - mx->w);
+            h2 = mx->h2 + (w2 - mx->w2);
+            h3 = mx->h3 + (w3 - mx->w3);
+            h4 = mx->h4 + (w4 - mx->w4);
+            dot = (int64_t)dot16(x16, h1) * 4;
+            dot2 = (int64_t)dot16(x16, h2) * 4;
+            dot3 = (int64_t)dot16(x16, h3) * 4;
+            dot4 = (int64_t)dot16(x16, h4) * 4;
+        } else {
+            dot = mixer_dot(x, w);
+            dot2 = mixer_dot(x, w2);
+            dot3 = ver >= 2 ? mixer_dot(x, w3) : 0;
+            dot4 = ver >= 2 ? mixer_dot(x, w4) : 0;
+        }
         int sx1 = clamp_st(dot >> 16), sx2 = clamp_st(dot2 >> 16), sx3 = clamp_st(dot3 >> 16);
         int sx4 = clamp_st(dot4 >> 16);
         int sx = mixer_out(ver, sx1, sx2, sx3, sx4, fw);
-        int pm = squash(sx), pm1 = squash(sx1), pm2 = squash(sx2), pm3 = squash(sx3);
-        int pm4 = squash(sx4);
+        const int16_t *sq = mx->squash + 2047;   /* squash(), tabulated */
+        int pm = sq[sx], pm1 = sq[sx1], pm2 = sq[sx2], pm3 = sq[sx3], pm4 = sq[sx4];
         int pm0 = 0;
         if (freq) {     /* the same sums without the network's term */
             int64_t xn = x[MIX_IN_NET];
-            pm0 = squash(mixer_out(ver, clamp_st((dot - xn * w[MIX_IN_NET]) >> 16),
-                                   clamp_st((dot2 - xn * w2[MIX_IN_NET]) >> 16),
-                                   clamp_st((dot3 - xn * w3[MIX_IN_NET]) >> 16),
-                                   clamp_st((dot4 - xn * w4[MIX_IN_NET]) >> 16), fw));
+            int64_t n1, n2, n3, n4;     /* the network's weights, Q16 */
+            if (ver >= 3) {
+                n1 = h1[MIX_IN_NET] * 4;
+                n2 = h2[MIX_IN_NET] * 4;
+                n3 = h3[MIX_IN_NET] * 4;
+                n4 = h4[MIX_IN_NET] * 4;
+            } else {
+                n1 = w[MIX_IN_NET];
+                n2 = w2[MIX_IN_NET];
+                n3 = w3[MIX_IN_NET];
+                n4 = w4[MIX_IN_NET];
+            }
+            pm0 = sq[mixer_out(ver, clamp_st((dot - xn * n1) >> 16), clamp_st((dot2 - xn * n2) >> 16),
+                               clamp_st((dot3 - xn * n3) >> 16), clamp_st((dot4 - xn * n4) >> 16),
+                               fw)];
         }
         uint32_t p16, at1 = 0, at2 = 0;
         uint16_t *t1 = NULL, *t2 = NULL;
@@ -495,12 +594,21 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             fw[1] += (sx2 * ef + (1 << 13)) >> 14;
             fw[2] += (sx3 * ef + (1 << 13)) >> 14;
             fw[3] += (sx4 * ef + (1 << 13)) >> 14;
-            mixer_train(x, w3, ((y << 12) - pm3) * MIX_LR);
-            mixer_train(x, w4, ((y << 12) - pm4) * MIX_LR);
+            if (ver >= 3) {
+                train16_if(x16, h3, (y << 12) - pm3);
+                train16_if(x16, h4, (y << 12) - pm4);
+                train16_if(x16, h1, (y << 12) - pm1);
+                train16_if(x16, h2, (y << 12) - pm2);
+            } else {
+                mixer_train(x, w3, ((y << 12) - pm3) * MIX_LR);
+                mixer_train(x, w4, ((y << 12) - pm4) * MIX_LR);
+            }
         }
-        mixer_train(x, w, ((y << 12) - pm1) * MIX_LR);
-        mixer_train(x, w2, ((y << 12) - pm2) * MIX_LR);
-        ctx_update(mx, slot, v, cell, on, hist, y);
+        if (ver < 3) {
+            mixer_train(x, w, ((y << 12) - pm1) * MIX_LR);
+            mixer_train(x, w2, ((y << 12) - pm2) * MIX_LR);
+        }
+        ctx_update(mx, slot, on, hist, y, ver);
         if (mbit >= 0) {
             int mv = mx->msm[mcell];
             mv += (((mbit == y) ? 65535 : 0) - mv) >> MSM_RATE;
@@ -527,12 +635,14 @@ void MIX_CODE(mix_encode)(struct mix *mx, uint32_t b, const uint8_t *buf,
 {
     const uint32_t use = mx->use | MIX_USE_NET;
     freq = mx->use & MIX_USE_NET ? freq : NULL;
-    if (mx->ver == 2 && use == MIX_ALL)
+    if (mx->ver == 3 && use == MIX_ALL)
+        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, MIX_ALL, 3);
+    else if (mx->ver == 2 && use == MIX_ALL)
         (void)code_byte(mx, b, buf, NULL, freq, e, NULL, MIX_ALL, 2);
     else if (mx->ver == 1 && use == MIX_ALL_V1)
         (void)code_byte(mx, b, buf, NULL, freq, e, NULL, MIX_ALL_V1, 1);
-    else if (mx->ver == 2)
-        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, mx->use, 2);
+    else if (mx->ver >= 2)
+        (void)code_byte(mx, b, buf, NULL, freq, e, NULL, mx->use, mx->ver);
     else
         (void)code_byte(mx, b, buf, NULL, freq, e, NULL, mx->use, 1);
 }
@@ -542,11 +652,13 @@ uint8_t MIX_CODE(mix_decode)(struct mix *mx, uint32_t b, uint8_t *buf,
 {
     const uint32_t use = mx->use | MIX_USE_NET;
     freq = mx->use & MIX_USE_NET ? freq : NULL;
+    if (mx->ver == 3 && use == MIX_ALL)
+        return code_byte(mx, b, NULL, buf, freq, NULL, d, MIX_ALL, 3);
     if (mx->ver == 2 && use == MIX_ALL)
         return code_byte(mx, b, NULL, buf, freq, NULL, d, MIX_ALL, 2);
     if (mx->ver == 1 && use == MIX_ALL_V1)
         return code_byte(mx, b, NULL, buf, freq, NULL, d, MIX_ALL_V1, 1);
-    if (mx->ver == 2)
-        return code_byte(mx, b, NULL, buf, freq, NULL, d, mx->use, 2);
+    if (mx->ver >= 2)
+        return code_byte(mx, b, NULL, buf, freq, NULL, d, mx->use, mx->ver);
     return code_byte(mx, b, NULL, buf, freq, NULL, d, mx->use, 1);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "codec/fade.h"
 #include "codec/model.h"
+#include "codec/preset.h"
 
 /* Bytes the match presets hash (docs/BENCHMARKS.md, "Match stage"). */
 #define MATCH_MIN 5
@@ -32,15 +33,28 @@ static const struct fade_preset presets[] = {
       MATCH_MIN, 0, 0, 0 },
     /* The mix stage (codec/mix.h) around a network: the default runs tiny
      * on a share of the streams while it pays; max runs small on every
-     * stream and step.  mix1 and max1 are the same with version 1 of the
-     * stage, kept so that their blocks decode. */
+     * stream and step.  mix1/max1 and mix2/max2 are the same with versions
+     * 1 and 2 of the stage, kept so that their blocks decode. */
     { "mix1",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 1, NET_DIV, 1 },
     { "max1",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 1, 1, 0 },
-    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 2, NET_DIV, 1 },
-    { "max",     8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 2, 1, 0 },
+    { "mix2",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 2, NET_DIV, 1 },
+    { "max2",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 2, 1, 0 },
+    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 3, NET_DIV, 1 },
+    { "max",     8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 3, 1, 0 },
 };
 
 #define N_PRESETS (sizeof presets / sizeof presets[0])
+
+/* Each row's model id, in the table's order (preset.h). */
+static const uint64_t pinned_ids[] = {
+    0xd505786b608b2b0cull, 0x0430d1cf99ab0c56ull, 0xa7e44980ebe92ebfull,   /* tiny small medium */
+    0x1ce5d5c2792cc5d2ull, 0xd9088893c3a887dcull, 0xbaa30014ecbd36bfull,   /* large paper primed */
+    0xd5b25899d6cf78ceull, 0x1bb7792271b50e0eull, 0xbaeab7c40ea49457ull,   /* *-match */
+    0x3e6d728c91710cc7ull, 0xcbbcef54fce3c766ull,                          /* mix1 max1 */
+    0xb5a25cb1b2cae8a4ull, 0x93c64983bed9a441ull,                          /* mix2 max2 */
+    0x2b409014ebb547b9ull, 0x309b1fc6c065ac60ull,                          /* mix max */
+};
+_Static_assert(sizeof pinned_ids / sizeof pinned_ids[0] == N_PRESETS, "one pinned id a row");
 
 /* The preset used when none is named (decided by measurement). */
 static const char default_preset[] = "mix";
@@ -68,4 +82,12 @@ const char *fade_preset_default(void)
 uint64_t fade_preset_model_id(const struct fade_preset *p)
 {
     return mdl_model_id(p);
+}
+
+uint64_t preset_pinned_id(const struct fade_preset *p)
+{
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (p == &presets[i])
+            return pinned_ids[i];
+    return 0;
 }

@@ -140,10 +140,12 @@ Test(mix, max_preset_roundtrip, .timeout = 600)
 
 /* The FNV-1a pins of each mix stage version's block of a corpus slice: a
  * change is a format change (FORMAT.md, "Mix stage"); re-pin on purpose
- * only.  mix1 is version 1, kept so that its blocks decode. */
+ * only.  mix1 and mix2 are versions 1 and 2, kept so that their blocks
+ * decode. */
 static const struct { const char *preset; ssize_t len; uint64_t hash; } pins[] = {
     { "mix1", 1104, 0xc0a5135ad1350bbaull },
-    { "mix",  1101, 0x6821638bae799153ull },
+    { "mix2", 1101, 0x6821638bae799153ull },
+    { "mix",  1104, 0x0687427ac3702f89ull },
 };
 
 Test(mix, same_bytes_on_every_isa_and_thread_count_and_pinned, .timeout = 600)
@@ -271,10 +273,12 @@ Test(mix, known_positions)
     cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 4), FADE_E_INVAL);
     cr_assert_eq(mix_reset(&mx, 2, MIX_ALL | (1u << 20), 3, 1), FADE_E_INVAL);
     cr_assert_eq(mix_reset(&mx, 0, MIX_ALL, 3, 1), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, 3, MIX_ALL, 3, 1), FADE_E_INVAL);
-    /* version 1 has no order-5 or word-pair context */
+    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1), FADE_E_INVAL);
+    /* version 1 has no order-5 or word-pair context; 2 and 3 have all */
     cr_assert_eq(mix_reset(&mx, 1, MIX_ALL, 3, 1), 0);
     cr_assert_eq(mx.use, MIX_ALL_V1);
+    cr_assert_eq(mix_reset(&mx, 3, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mx.use, MIX_ALL);
     mix_free(&mx);
 }
 
@@ -286,7 +290,8 @@ Test(mix, golden_blocks_decode)
 {
     static const struct { const char *file, *preset; } golden[] = {
         { "block_fade_mix_2streams.blk", "mix1" },
-        { "block_fade_mix2_2streams.blk", "mix" },
+        { "block_fade_mix2_2streams.blk", "mix2" },
+        { "block_fade_mix3_2streams.blk", "mix" },
     };
     char dir[4096], path[4400];
     cr_assert(tu_repo_path("tests/golden/ok", dir, sizeof dir), "tests/golden/ok not found");

@@ -8,6 +8,7 @@
 #include "codec/kern.h"
 #include "codec/model.h"
 #include "codec/pool.h"
+#include "codec/preset.h"
 
 #define V 256
 
@@ -458,6 +459,15 @@ Test(model, ids_and_presets)
     struct mdl *m = make(p0, 4, &kern_scalar_ops, NULL);
     cr_expect_eq(mdl_get_model_id(m), id0);
     mdl_free(m);
+    /* every row's pinned id (preset.h) is its model id, and a preset
+     * outside the table has none */
+    for (unsigned i = 0; i < n; i++)
+        cr_expect_eq(preset_pinned_id(fade_preset_at(i)), mdl_model_id(fade_preset_at(i)),
+                     "%s: pinned 0x%016llx, model id 0x%016llx", fade_preset_at(i)->name,
+                     (unsigned long long)preset_pinned_id(fade_preset_at(i)),
+                     (unsigned long long)mdl_model_id(fade_preset_at(i)));
+    struct fade_preset copy = *p0;
+    cr_expect_eq(preset_pinned_id(&copy), 0u);
     /* bad arguments */
     struct mdl *x = NULL;
     cr_expect_eq(mdl_create(&x, p0, 0, &kern_scalar_ops, NULL), FADE_E_INVAL);
