@@ -143,6 +143,19 @@ static inline uint32_t prefix_sum(const uint32_t *cum, uint32_t lo, uint32_t hi)
     return cum[hi] - cum[lo];
 }
 
+/* The hash of a context's second-nibble bucket: the byte's hash h with
+ * the first nibble c0n (with its leading 1). */
+static inline uint32_t nibble_hash(uint32_t h, uint32_t c0n)
+{
+    return hmix(h + c0n * 0x9E3779B9u);
+}
+
+/* The match model's hash of the stream's last MIX_MATCH_MIN bytes. */
+static inline uint32_t match_hash(uint32_t c4, uint32_t c8)
+{
+    return hmix(c4 ^ hmix((c8 & 0xFFFFu) | 0x6D000000u));
+}
+
 /* After byte c of stream s (at block position pos): histories, the match
  * model, and the next byte's context hashes. */
 static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
@@ -171,8 +184,7 @@ static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
             s->m_len = 0;
         }
         if (s->done >= MIX_MATCH_MIN) {
-            uint32_t h = hmix(s->c4 ^ hmix((s->c8 & 0xFFFFu) | 0x6D000000u)) >>
-                         (32 - mx->mt_bits);
+            uint32_t h = match_hash(s->c4, s->c8) >> (32 - mx->mt_bits);
             if (s->m_len == 0 && mx->mt[h]) {
                 uint32_t cand = mx->mt[h] - 1;          /* byte after the context */
                 uint32_t e = cand - 1;                  /* its last byte */
@@ -473,6 +485,41 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             }
             nib = 1;
         }
+        if (j == 0 && ver >= 2) {
+            /* This byte's rows of mixers 3 and 4 (8 sets each, one a bit
+             * position, contiguous): they are read one a bit. */
+            size_t r3 = (size_t)(c1 * 4u + mstate) * 8u * MIX_NIN_PAD;
+            size_t r4 = (size_t)(c2 * 4u + mstate) * 8u * MIX_NIN_PAD;
+            const char *p3 = ver >= 3 ? (const char *)(mx->h3 + r3) : (const char *)(mx->w3 + r3);
+            const char *p4 = ver >= 3 ? (const char *)(mx->h4 + r4) : (const char *)(mx->w4 + r4);
+            size_t bytes = 8u * MIX_NIN_PAD * (ver >= 3 ? 2u : 4u);
+            for (size_t o = 0; o < bytes; o += 64) {
+                __builtin_prefetch(p3 + o);
+                __builtin_prefetch(p4 + o);
+            }
+        }
+        if (j == 7 && (use & MIX_USE_MATCH) && s->done + 1 >= MIX_MATCH_MIN) {
+            /* The match table's entry that byte_done reads, for either
+             * value of the last bit. */
+            uint32_t c8n = s->c8 << 8 | s->c4 >> 24;
+            for (uint32_t yb = 0; yb < 2; yb++)
+                __builtin_prefetch(mx->mt + (match_hash(s->c4 << 8 | (c0 << 1 | yb), c8n) >>
+                                             (32 - mx->mt_bits)));
+        }
+        if (j < 7) {
+            /* The next bit's APM row and first-mixer set, for either
+             * value of this bit (the two are neighbours): a bit's work
+             * ahead, where their reads would otherwise wait on L3. */
+            uint32_t c0n = c0 << 1;
+            const char *pa = (const char *)(mx->a2 + (size_t)(c1 << 8 | c0n) * 33);
+            __builtin_prefetch(pa);
+            __builtin_prefetch(pa + 64);
+            __builtin_prefetch(pa + 128);
+            size_t r1 = (size_t)((ord * 4u + mstate) * 256u + c0n) * MIX_NIN_PAD;
+            const char *p1 = ver >= 3 ? (const char *)(mx->h1 + r1) : (const char *)(mx->w + r1);
+            for (size_t o = 0; o < 2u * MIX_NIN_PAD * (ver >= 3 ? 2u : 4u); o += 64)
+                __builtin_prefetch(p1 + o);
+        }
         uint32_t *slot[MIX_NCTX] = {0};
         int x[MIX_NIN_PAD] = {0};
 #pragma GCC unroll 16
@@ -576,7 +623,7 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
                 if (!(on & (1u << k)))
                     continue;
-                nh[k] = hmix(s->hash[k] + c0n * 0x9E3779B9u);
+                nh[k] = nibble_hash(s->hash[k], c0n);
                 uint32_t i = bucket_at(mx->t_bits[k], nh[k]);
                 __builtin_prefetch(mx->t[k] + i);
                 __builtin_prefetch(mx->t[k] + (i ^ 16u));
