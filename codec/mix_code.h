@@ -359,6 +359,19 @@ static inline void train16_if(const int16_t *x16, int16_t *w, int err)
 #endif
 }
 
+/* The first weight of mixer 1's set for order o, match state m and
+ * partial byte c0, and of mixer 3's or 4's for byte c, m and bit
+ * position j (FORMAT.md, "Mixing"); the 16-bit sets have the same. */
+static inline size_t set_by_order(uint32_t o, uint32_t m, uint32_t c0)
+{
+    return (size_t)((o * 4u + m) * 256u + c0) * MIX_NIN_PAD;
+}
+
+static inline size_t set_by_byte(uint32_t c, uint32_t m, uint32_t j)
+{
+    return (size_t)((c * 4u + m) * 8u + j) * MIX_NIN_PAD;
+}
+
 /* The context models' step for one bit.  slot[k] is context k's slot
  * (used only for k in `on`): a 16-bit probability, an 8-bit count (rate
  * 1/(n + 1.5) until CTR_LIMIT) and an 8-bit history state, whose learned
@@ -488,8 +501,7 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
         if (j == 0 && ver >= 2) {
             /* This byte's rows of mixers 3 and 4 (8 sets each, one a bit
              * position, contiguous): they are read one a bit. */
-            size_t r3 = (size_t)(c1 * 4u + mstate) * 8u * MIX_NIN_PAD;
-            size_t r4 = (size_t)(c2 * 4u + mstate) * 8u * MIX_NIN_PAD;
+            size_t r3 = set_by_byte(c1, mstate, 0), r4 = set_by_byte(c2, mstate, 0);
             const char *p3 = ver >= 3 ? (const char *)(mx->h3 + r3) : (const char *)(mx->w3 + r3);
             const char *p4 = ver >= 3 ? (const char *)(mx->h4 + r4) : (const char *)(mx->w4 + r4);
             size_t bytes = 8u * MIX_NIN_PAD * (ver >= 3 ? 2u : 4u);
@@ -515,7 +527,7 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             __builtin_prefetch(pa);
             __builtin_prefetch(pa + 64);
             __builtin_prefetch(pa + 128);
-            size_t r1 = (size_t)((ord * 4u + mstate) * 256u + c0n) * MIX_NIN_PAD;
+            size_t r1 = set_by_order(ord, mstate, c0n);
             const char *p1 = ver >= 3 ? (const char *)(mx->h1 + r1) : (const char *)(mx->w + r1);
             for (size_t o = 0; o < 2u * MIX_NIN_PAD * (ver >= 3 ? 2u : 4u); o += 64)
                 __builtin_prefetch(p1 + o);
@@ -549,10 +561,11 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
          * and the order; by the bit position and the match state; and
          * (from version 2) by those and the last byte, or the byte
          * before.  Version 3's 16-bit sets have the same indices. */
-        int32_t *w = mx->w + (size_t)((ord * 4u + mstate) * 256u + c0) * MIX_NIN_PAD;
-        int32_t *w2 = mx->w2 + (size_t)(mstate * 8u + (uint32_t)j) * MIX_NIN_PAD;
-        int32_t *w3 = mx->w3 + (size_t)((c1 * 4u + mstate) * 8u + (uint32_t)j) * MIX_NIN_PAD;
-        int32_t *w4 = mx->w4 + (size_t)((c2 * 4u + mstate) * 8u + (uint32_t)j) * MIX_NIN_PAD;
+        const size_t r1 = set_by_order(ord, mstate, c0);
+        const size_t r2 = (size_t)(mstate * 8u + (uint32_t)j) * MIX_NIN_PAD;
+        const size_t r3 = set_by_byte(c1, mstate, (uint32_t)j);
+        const size_t r4 = set_by_byte(c2, mstate, (uint32_t)j);
+        int32_t *w = mx->w + r1, *w2 = mx->w2 + r2, *w3 = mx->w3 + r3, *w4 = mx->w4 + r4;
         int32_t *fw = mx->fw + (size_t)c0 * 4;
         int16_t x16[MIX_NIN_PAD] __attribute__((aligned(32)));
         int16_t *h1 = NULL, *h2 = NULL, *h3 = NULL, *h4 = NULL;
@@ -560,10 +573,10 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
         if (ver >= 3) {
             /* 16-bit weights in Q14: the sums are scaled to Q16 */
             pack16(x, x16);
-            h1 = mx->h1 + (w - mx->w);
-            h2 = mx->h2 + (w2 - mx->w2);
-            h3 = mx->h3 + (w3 - mx->w3);
-            h4 = mx->h4 + (w4 - mx->w4);
+            h1 = mx->h1 + r1;
+            h2 = mx->h2 + r2;
+            h3 = mx->h3 + r3;
+            h4 = mx->h4 + r4;
             dot = (int64_t)dot16(x16, h1) * 4;
             dot2 = (int64_t)dot16(x16, h2) * 4;
             dot3 = (int64_t)dot16(x16, h3) * 4;
