@@ -90,7 +90,7 @@ static void help(void)
            "                         and learned mixers, and runs the tiny network\n"
            "                         beside them only where it pays; max runs the\n"
            "                         small network on every byte (best ratio, some\n"
-           "                         20 KB/s); mix1/max1 and mix2/max2 are their\n"
+           "                         20 KB/s); mix1/max1 .. mix3/max3 are their\n"
            "                         earlier versions, kept for old files.  The\n"
            "                         network-only presets (tiny .. paper, primed,\n"
            "                         *-match) get stronger and slower in turn.\n"

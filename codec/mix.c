@@ -140,10 +140,15 @@ static void mixer_start16(int16_t *w, uint32_t sets)
 int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n)
 {
     if (raw_len < 1 || raw_len > FADE_BLOCK_MAX_RAW || n < 1 || n > raw_len ||
-        ver < 1 || ver > 3 || (use & ~(uint32_t)MIX_ALL))
+        ver < 1 || ver > 4 || (use & ~(uint32_t)MIX_ALL))
         return FADE_E_INVAL;
+    /* a version runs only the parts it has */
     if (ver == 1)
         use &= MIX_ALL_V1;
+    else if (ver <= 3)
+        use &= MIX_ALL_V3;
+    else
+        use &= MIX_ALL_V4;
     mx->ver = ver;
     mx->use = use;
     mx->net_gain = 0;

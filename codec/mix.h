@@ -5,7 +5,10 @@
  * A byte is coded as 8 binary decisions, high bit first.  For each one,
  * every input model gives a probability in the logistic ("stretch")
  * domain: context counters and bit histories of orders 1 to 6, words,
- * sparse and record contexts, the match model (the byte that followed the
+ * sparse and record contexts (version 4 adds the row context, the bytes
+ * one and two rows up at the distance where bytes repeat most, and leaves
+ * order 5 out),
+ * the match model (the byte that followed the
  * last earlier occurrence of the stream's last MIX_MATCH_MIN bytes), and —
  * on the steps where the network runs — the network's own probability of
  * the bit, read off its 256-way distribution.  Mixers whose weights are
@@ -39,8 +42,11 @@
 #define MIX_MATCH_MIN 6u
 
 /* The parts a mix configuration may switch off (for the ablation tool;
- * every preset runs all that its stage version has: MIX_ALL for version
- * 2, MIX_ALL_V1 for version 1). */
+ * every preset runs all that its stage version has: MIX_ALL_V4 for
+ * version 4, MIX_ALL_V3 for versions 2 and 3, MIX_ALL_V1 for version 1).
+ * Callers may pass MIX_ALL: mix_reset keeps what the version has.  The
+ * context models' bits come first, in the order of their tables
+ * (MIX_C_*); the bits are not stored anywhere. */
 enum {
     MIX_USE_O1     = 1u << 0,
     MIX_USE_O2     = 1u << 1,
@@ -53,22 +59,28 @@ enum {
     MIX_USE_REC_B  = 1u << 8,
     MIX_USE_O5     = 1u << 9,
     MIX_USE_WORD2  = 1u << 10,
-    MIX_USE_MATCH  = 1u << 11,
-    MIX_USE_APM    = 1u << 12,
-    MIX_USE_NET    = 1u << 13,
-    MIX_USE_HIST   = 1u << 14,
-    MIX_ALL        = (1u << 15) - 1,
-    MIX_ALL_V1     = MIX_ALL & ~(MIX_USE_O5 | MIX_USE_WORD2),
+    MIX_USE_ROW    = 1u << 11,
+    MIX_USE_MATCH  = 1u << 12,
+    MIX_USE_APM    = 1u << 13,
+    MIX_USE_NET    = 1u << 14,
+    MIX_USE_HIST   = 1u << 15,
+    MIX_ALL        = (1u << 16) - 1,
+    MIX_ALL_V4     = MIX_ALL & ~MIX_USE_O5,
+    MIX_ALL_V3     = MIX_ALL & ~MIX_USE_ROW,
+    MIX_ALL_V1     = MIX_ALL_V3 & ~(MIX_USE_O5 | MIX_USE_WORD2),
 };
 
 /* Context models with a table each, in the order of their MIX_USE_ bits:
  * orders 1..4 and 6, the current word, the two bytes before the last
  * (sparse), two record contexts (the bytes one and two records up, with
- * the last byte or with each other; mix_stream.rlen), and in version 2
- * order 5 and the current word with the one before it.  Order 0 is left
+ * the last byte or with each other; mix_stream.rlen), from version 2
+ * order 5 and the current word with the one before it, and from version
+ * 4 the row context (the bytes one and two rows up; mix_stream.row), which
+ * takes order 5's place: it pays 0.09 % where the row pays 3 %
+ * (docs/BENCHMARKS.md), and a table costs some 5 % of the speed.  Order 0 is left
  * out: it paid nothing beside the APM on order 0 (BENCHMARKS.md). */
 enum { MIX_C_O1, MIX_C_O2, MIX_C_O3, MIX_C_O4, MIX_C_O6, MIX_C_WORD,
-       MIX_C_SPARSE, MIX_C_REC_A, MIX_C_REC_B, MIX_C_O5, MIX_C_WORD2, MIX_NCTX };
+       MIX_C_SPARSE, MIX_C_REC_A, MIX_C_REC_B, MIX_C_O5, MIX_C_WORD2, MIX_C_ROW, MIX_NCTX };
 #define MIX_CTX_MASK  ((1u << MIX_NCTX) - 1)
 /* Mixer inputs: each context model's counter, then its bit history's
  * learned probability, the match model, the network, a bias.  Inputs
@@ -89,13 +101,18 @@ _Static_assert(MIX_NCTX <= MIX_IN_HIST, "counter inputs overlap histories");
 #define MIX_ORDERS    6u
 #define MIX_SETS      (256u * 4u * MIX_ORDERS)
 /* The second's: 8 bit positions x 4 match states; the third's and the
- * fourth's (version 2 only) the same x the last byte, and x the byte
+ * fourth's (from version 2) the same x the last byte, and x the byte
  * before it. */
 #define MIX_SETS2     (8u * 4u)
 #define MIX_SETS3     (8u * 4u * 256u)
-/* The final mixer of version 2: weights of the four, by partial byte. */
+/* The final mixer (from version 2): weights of the four, by partial byte. */
 #define MIX_FSETS     256u
 #define MIX_MATCH_SM  64u          /* match model probability cells */
+/* Row length detection (version 4): the distances ROW_MIN .. ROW_MAX - 1
+ * are candidates, one counter each. */
+#define MIX_ROW_MIN   16u
+#define MIX_ROW_MAX   4096u
+#define MIX_ROW_N     (MIX_ROW_MAX - MIX_ROW_MIN)
 
 struct mix_stream {
     uint32_t c4;          /* last 4 bytes of the stream, newest lowest */
@@ -113,11 +130,17 @@ struct mix_stream {
     uint32_t r_cand, r_votes;
     uint32_t last[256];   /* stream offset + 1 where each value last was */
     uint32_t dist[256];   /* and the distance before that */
+    /* Row length detection (version 4): how often a sampled byte equalled
+     * the byte d back, for d = MIX_ROW_MAX - 1 - i at rowc[i] (the order
+     * of the bytes in the block); the row length chosen from them. */
+    uint32_t row;         /* row length in use, 0 = none yet */
+    uint32_t row_samples; /* samples since the last choice */
+    uint16_t rowc[MIX_ROW_N];
 };
 
 struct mix {
     int      avx2;                /* 1: the -mavx2 build codes (mix_code.h) */
-    uint32_t ver;                 /* the stage's version: 1, 2 or 3 */
+    uint32_t ver;                 /* the stage's version: 1 to 4 */
     uint32_t use;                 /* MIX_USE_* */
     /* Fixed tables (mix_init): squash and its inverse over 12-bit
      * probabilities, and the counters' rates 65536 / (n + 1.5). */
@@ -150,7 +173,7 @@ struct mix {
     int32_t   w3[MIX_SETS3 * MIX_NIN_PAD];
     int32_t   w4[MIX_SETS3 * MIX_NIN_PAD];
     int32_t   fw[MIX_FSETS * 4];  /* 4 weights a set, Q16 */
-    /* Version 3's mixers: the same sets with 16-bit weights (Q14). */
+    /* Version 3's and 4's mixers: the same sets with 16-bit weights (Q14). */
     int16_t   h1[MIX_SETS * MIX_NIN_PAD];
     int16_t   h2[MIX_SETS2 * MIX_NIN_PAD];
     int16_t   h3[MIX_SETS3 * MIX_NIN_PAD];
@@ -175,7 +198,7 @@ void mix_init(struct mix *mx, enum fade_isa isa);
  * same isa. */
 void mix_free(struct mix *mx);
 /* Starts a block of raw_len (>= 1) bytes in n streams (1..raw_len) with
- * stage version ver (1, 2 or 3) and the parts in `use` that the version has:
+ * stage version ver (1 to 4) and the parts in `use` that the version has:
  * sizes and clears every table.  0, FADE_E_INVAL or FADE_E_NOMEM. */
 int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n);
 

@@ -290,8 +290,8 @@ static int preset_ok(const struct fade_preset *p)
         return 0;
     if (p->match_min > 32)      /* match stage: 0 = none, else 1..32 */
         return 0;
-    if (p->mix > 3 || (p->mix && (p->net_div < 1 || p->net_gate > 1 || p->match_min)))
-        return 0;               /* mix stages 1 and 2 have their own match model */
+    if (p->mix > 4 || (p->mix && (p->net_div < 1 || p->net_gate > 1 || p->match_min)))
+        return 0;               /* the mix stage has its own match model */
     if (!(p->lr > 0.0f) || p->T > 4096 || p->D > 4096 || p->G > (1u << 24) ||
         p->F > (1u << 24) || p->H > 4096)
         return 0;

@@ -33,14 +33,16 @@ static const struct fade_preset presets[] = {
       MATCH_MIN, 0, 0, 0 },
     /* The mix stage (codec/mix.h) around a network: the default runs tiny
      * on a share of the streams while it pays; max runs small on every
-     * stream and step.  mix1/max1 and mix2/max2 are the same with versions
-     * 1 and 2 of the stage, kept so that their blocks decode. */
+     * stream and step.  mix1/max1, mix2/max2 and mix3/max3 are the same
+     * with versions 1 to 3 of the stage, kept so that their blocks decode. */
     { "mix1",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 1, NET_DIV, 1 },
     { "max1",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 1, 1, 0 },
     { "mix2",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 2, NET_DIV, 1 },
     { "max2",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 2, 1, 0 },
-    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 3, NET_DIV, 1 },
-    { "max",     8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 3, 1, 0 },
+    { "mix3",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 3, NET_DIV, 1 },
+    { "max3",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 3, 1, 0 },
+    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 4, NET_DIV, 1 },
+    { "max",     8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 4, 1, 0 },
 };
 
 #define N_PRESETS (sizeof presets / sizeof presets[0])
@@ -52,7 +54,8 @@ static const uint64_t pinned_ids[] = {
     0xd5b25899d6cf78ceull, 0x1bb7792271b50e0eull, 0xbaeab7c40ea49457ull,   /* *-match */
     0x3e6d728c91710cc7ull, 0xcbbcef54fce3c766ull,                          /* mix1 max1 */
     0xb5a25cb1b2cae8a4ull, 0x93c64983bed9a441ull,                          /* mix2 max2 */
-    0x2b409014ebb547b9ull, 0x309b1fc6c065ac60ull,                          /* mix max */
+    0x2b409014ebb547b9ull, 0x309b1fc6c065ac60ull,                          /* mix3 max3 */
+    0xd47e4c9750a397d6ull, 0x3c7972e71e0ecf1bull,                          /* mix max */
 };
 _Static_assert(sizeof pinned_ids / sizeof pinned_ids[0] == N_PRESETS, "one pinned id a row");
 

@@ -75,7 +75,7 @@ i=0
 for f in "$tmp"/*; do
     for bs in 100 1K; do
         i=$((i+1))
-        for m in tiny tiny-match mix1 mix2 mix; do
+        for m in tiny tiny-match mix1 mix2 mix3 mix; do
             build/fade c -q -f -m "$m" -b "$bs" "$f" "$seeds/c$i-$m.fade"
             # First block: its length is the u32 at offset 32, the block follows.
             len=$(od -An -tu4 -j32 -N4 "$seeds/c$i-$m.fade" | tr -d ' ')
@@ -85,6 +85,14 @@ for f in "$tmp"/*; do
         done
     done
 done
+# One longer block of the default preset: its stream lives long enough
+# (past 6 KiB) to choose a row length, which the small seeds never reach.
+if [ -f "$corpus/kppkn.gtb" ]; then
+    head -c 12288 "$corpus/kppkn.gtb" > "$tmp/rows.in"
+    build/fade c -q -f -m mix -b 16K "$tmp/rows.in" "$seeds/rows-mix.fade"
+    len=$(od -An -tu4 -j32 -N4 "$seeds/rows-mix.fade" | tr -d ' ')
+    tail -c +37 "$seeds/rows-mix.fade" | head -c "$len" > "$seeds/rows-mix.blk"
+fi
 for d in tests/golden/ok tests/golden/bad; do
     [ -d "$d" ] && find "$d" -type f -exec cp {} "$seeds/" \;
 done

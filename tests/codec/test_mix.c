@@ -138,33 +138,41 @@ Test(mix, max_preset_roundtrip, .timeout = 600)
     free(src);
 }
 
-/* The FNV-1a pins of each mix stage version's block of a corpus slice: a
- * change is a format change (FORMAT.md, "Mix stage"); re-pin on purpose
- * only.  mix1 and mix2 are versions 1 and 2, kept so that their blocks
- * decode. */
-static const struct { const char *preset; ssize_t len; uint64_t hash; } pins[] = {
-    { "mix1", 1104, 0xc0a5135ad1350bbaull },
-    { "mix2", 1101, 0x6821638bae799153ull },
-    { "mix",  1104, 0x0687427ac3702f89ull },
+/* The FNV-1a pins of each mix stage version's block of a slice of
+ * kppkn.gtb: a change is a format change (FORMAT.md, "Mix stage");
+ * re-pin on purpose only.  mix1, mix2 and mix3 are versions 1 to 3, kept
+ * so that their blocks decode.  Version 4's slice is long enough for its
+ * streams to choose a row length (after 6 KiB each). */
+static const struct {
+    const char *preset;
+    size_t off, n;
+    uint32_t streams;
+    ssize_t len;
+    uint64_t hash;
+} pins[] = {
+    { "mix1", 20000, 6000, 3, 1104, 0xc0a5135ad1350bbaull },
+    { "mix2", 20000, 6000, 3, 1101, 0x6821638bae799153ull },
+    { "mix3", 20000, 6000, 3, 1104, 0x0687427ac3702f89ull },
+    { "mix",  20000, 30000, 2, 4780, 0x4fd53394e82541edull },
 };
 
 Test(mix, same_bytes_on_every_isa_and_thread_count_and_pinned, .timeout = 600)
 {
-    uint8_t *src = corpus("kppkn.gtb", 20000, 6000);
     static const struct { uint32_t threads; enum fade_isa isa; } runs[] = {
         {1, FADE_ISA_SCALAR}, {2, FADE_ISA_SCALAR}, {1, FADE_ISA_AVX2},
         {3, FADE_ISA_AVX2}, {1, FADE_ISA_AVX512}, {2, FADE_ISA_AVX512},
     };
-    size_t cap = fade_block_bound(6000, 0);
-    uint8_t *ref = malloc(cap), *b = malloc(cap);
     for (size_t k = 0; k < sizeof pins / sizeof *pins; k++) {
+        uint8_t *src = corpus("kppkn.gtb", pins[k].off, pins[k].n);
+        size_t cap = fade_block_bound(pins[k].n, 0);
+        uint8_t *ref = malloc(cap), *b = malloc(cap);
         ssize_t ref_len = -1;
         int n_runs = 0;
         for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
             if (!fade_isa_available(runs[i].isa))
                 continue;
-            fade_ctx *c = mk_ctx(pins[k].preset, 3, runs[i].threads, runs[i].isa);
-            ssize_t len = fade_block_encode(c, ref_len < 0 ? ref : b, cap, src, 6000);
+            fade_ctx *c = mk_ctx(pins[k].preset, pins[k].streams, runs[i].threads, runs[i].isa);
+            ssize_t len = fade_block_encode(c, ref_len < 0 ? ref : b, cap, src, pins[k].n);
             cr_assert_gt(len, 0);
             if (ref_len < 0)
                 ref_len = len;
@@ -183,10 +191,10 @@ Test(mix, same_bytes_on_every_isa_and_thread_count_and_pinned, .timeout = 600)
         uint64_t h = tu_fnv1a64(ref, (size_t)ref_len);
         cr_expect(ref_len == pins[k].len && h == pins[k].hash, "%s: got len %zd hash 0x%016llxull",
                   pins[k].preset, ref_len, (unsigned long long)h);
+        free(ref);
+        free(b);
+        free(src);
     }
-    free(ref);
-    free(b);
-    free(src);
 }
 
 /* Every part of the mixing coder changes the coded size of data it models
@@ -198,9 +206,9 @@ Test(mix, every_part_takes_part, .timeout = 600)
     uint8_t *bin = corpus("kppkn.gtb", 0, 40000);
     fade_ctx *c = mk_ctx("mix", 0, 1, FADE_ISA_AUTO);
     static const uint32_t parts[] = {
-        MIX_USE_O1, MIX_USE_O2, MIX_USE_O3, MIX_USE_O4, MIX_USE_O5, MIX_USE_O6,
+        MIX_USE_O1, MIX_USE_O2, MIX_USE_O3, MIX_USE_O4, MIX_USE_O6,   /* v4: no order 5 */
         MIX_USE_WORD, MIX_USE_WORD2, MIX_USE_SPARSE, MIX_USE_REC_A, MIX_USE_REC_B,
-        MIX_USE_MATCH, MIX_USE_APM, MIX_USE_NET, MIX_USE_HIST,
+        MIX_USE_ROW, MIX_USE_MATCH, MIX_USE_APM, MIX_USE_NET, MIX_USE_HIST,
     };
     ssize_t full_t = blk_mix_trial(c, "mix", MIX_ALL, 0, -1, text, 40000, 2);
     ssize_t full_b = blk_mix_trial(c, "mix", MIX_ALL, 0, -1, bin, 40000, 2);
@@ -217,7 +225,7 @@ Test(mix, every_part_takes_part, .timeout = 600)
     ssize_t nonet = blk_mix_trial(c, "mix", MIX_ALL & ~MIX_USE_NET, 0, -1, bin, 40000, 2);
     ssize_t always = blk_mix_trial(c, "mix", MIX_ALL, 0, 0, bin, 40000, 2);
     cr_expect_lt(always, nonet, "network %zd vs none %zd", always, nonet);
-    uint8_t *wav = corpus("alsa_Front_Center.wav", 0, 40000);
+    uint8_t *wav = corpus("LJ001-0001.wav", 0, 40000);
     ssize_t gated = blk_mix_trial(c, "mix", MIX_ALL, 0, -1, wav, 40000, 1);
     ssize_t wav_nonet = blk_mix_trial(c, "mix", MIX_ALL & ~MIX_USE_NET, 0, -1, wav, 40000, 1);
     cr_expect_lt(gated, wav_nonet, "gated network %zd vs none %zd", gated, wav_nonet);
@@ -273,43 +281,52 @@ Test(mix, known_positions)
     cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 4), FADE_E_INVAL);
     cr_assert_eq(mix_reset(&mx, 2, MIX_ALL | (1u << 20), 3, 1), FADE_E_INVAL);
     cr_assert_eq(mix_reset(&mx, 0, MIX_ALL, 3, 1), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1), FADE_E_INVAL);
-    /* version 1 has no order-5 or word-pair context; 2 and 3 have all */
+    cr_assert_eq(mix_reset(&mx, 5, MIX_ALL, 3, 1), FADE_E_INVAL);
+    /* version 1 has no order-5 or word-pair context, 2 and 3 no row
+     * context, 4 no order 5 */
     cr_assert_eq(mix_reset(&mx, 1, MIX_ALL, 3, 1), 0);
     cr_assert_eq(mx.use, MIX_ALL_V1);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mx.use, MIX_ALL_V3);
     cr_assert_eq(mix_reset(&mx, 3, MIX_ALL, 3, 1), 0);
-    cr_assert_eq(mx.use, MIX_ALL);
+    cr_assert_eq(mx.use, MIX_ALL_V3);
+    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mx.use, MIX_ALL_V4);
     mix_free(&mx);
 }
 
-/* The golden mix blocks are the first 3000 bytes of geo.protodata coded
- * in 2 streams by each stage version's preset (fade_block_encode with
- * n_streams 2, one thread): they must keep decoding to exactly them (what
- * a format change would break). */
+/* The golden mix blocks are a corpus slice coded in 2 streams by each
+ * stage version's preset (fade_block_encode with n_streams 2, one
+ * thread): the first 3000 bytes of geo.protodata for versions 1 to 3, the
+ * first 16384 of kppkn.gtb for version 4 (long enough for its streams to
+ * choose a row length).  They must keep decoding to exactly those bytes
+ * (what a format change would break). */
 Test(mix, golden_blocks_decode)
 {
-    static const struct { const char *file, *preset; } golden[] = {
-        { "block_fade_mix_2streams.blk", "mix1" },
-        { "block_fade_mix2_2streams.blk", "mix2" },
-        { "block_fade_mix3_2streams.blk", "mix" },
+    static const struct { const char *file, *preset, *src; size_t n; } golden[] = {
+        { "block_fade_mix_2streams.blk", "mix1", "geo.protodata", 3000 },
+        { "block_fade_mix2_2streams.blk", "mix2", "geo.protodata", 3000 },
+        { "block_fade_mix3_2streams.blk", "mix3", "geo.protodata", 3000 },
+        { "block_fade_mix4_2streams.blk", "mix", "kppkn.gtb", 16384 },
     };
     char dir[4096], path[4400];
     cr_assert(tu_repo_path("tests/golden/ok", dir, sizeof dir), "tests/golden/ok not found");
-    uint8_t *want = corpus("geo.protodata", 0, 3000), out[3000];
+    static uint8_t out[16384];
     fade_ctx *c = mk_ctx("tiny", 0, 1, FADE_ISA_AUTO);
     for (size_t i = 0; i < sizeof golden / sizeof *golden; i++) {
+        uint8_t *want = corpus(golden[i].src, 0, golden[i].n);
         snprintf(path, sizeof path, "%s/%s", dir, golden[i].file);
         size_t len;
         uint8_t *blk = tu_read_file(path, &len);
         cr_assert(blk, "%s missing", path);
-        cr_assert_eq(fade_block_decode(c, out, sizeof out, blk, len), 3000, "%s", path);
-        cr_assert(memcmp(out, want, 3000) == 0, "%s", path);
+        cr_assert_eq(fade_block_decode(c, out, sizeof out, blk, len), (ssize_t)golden[i].n, "%s", path);
+        cr_assert(memcmp(out, want, golden[i].n) == 0, "%s", path);
         struct fade_block_info info;
         cr_assert_eq(fade_block_info(blk, len, &info), 0);
         cr_assert_eq(info.model_id, fade_preset_model_id(fade_preset_find(golden[i].preset)));
         cr_assert_eq(info.n_streams, 2);
         free(blk);
+        free(want);
     }
     fade_ctx_free(c);
-    free(want);
 }

@@ -37,6 +37,7 @@ static const struct { const char *name; uint32_t off; } variants[] = {
     { "no word pair",  MIX_USE_WORD2 },
     { "no sparse",     MIX_USE_SPARSE },
     { "no records",    MIX_USE_REC_A | MIX_USE_REC_B },
+    { "no row",        MIX_USE_ROW },
     { "no match",      MIX_USE_MATCH },
     { "no APM",        MIX_USE_APM },
     { "no histories",  MIX_USE_HIST },
