@@ -34,8 +34,10 @@
     } while (0)
 
 /* Largest raw length the entry decodes; bigger claims are skipped (they
- * are legal, but a fuzzer should not spend its time allocating 64 MiB). */
-#define FUZZ_MAX_RAW (1u << 12)
+ * are legal, but a fuzzer should not spend its time allocating 64 MiB).
+ * 16 KiB lets a mix block's stream live long enough to choose a row
+ * length (past 6 KiB), so that path is fuzzed too. */
+#define FUZZ_MAX_RAW (1u << 14)
 
 struct fuzz_result {
     int block;          /* fade_block_decode result (< 0 error, else length) */
