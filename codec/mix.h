@@ -76,7 +76,7 @@ enum {
  * the last byte or with each other; mix_stream.rlen), from version 2
  * order 5 and the current word with the one before it, and from version
  * 4 the row context (the bytes one and two rows up; mix_stream.row), which
- * takes order 5's place: it pays 0.09 % where the row pays 3 %
+ * takes order 5's place: order 5 paid 0.09 % where the row pays 5 %
  * (docs/BENCHMARKS.md), and a table costs some 5 % of the speed.  Order 0 is left
  * out: it paid nothing beside the APM on order 0 (BENCHMARKS.md). */
 enum { MIX_C_O1, MIX_C_O2, MIX_C_O3, MIX_C_O4, MIX_C_O6, MIX_C_WORD,

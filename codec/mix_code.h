@@ -32,11 +32,11 @@ _Static_assert((-3 >> 1) == -2, "arithmetic right shift");
 
 #define CTR_INIT   (1u << 31)     /* probability 1/2, count 0, no history */
 #define HSM_LIMIT  1023u          /* version 1 and 2: counts stop here */
-#define HSM_SHIFT  7              /* version 3: rate 2^-7 */
+#define HSM_SHIFT  7              /* from version 3: rate 2^-7 */
 #define CTR_LIMIT  255u           /* counts stop here: rate 1/(limit+1.5) */
 #define MIX_LR     4              /* mixer learning rate, in 2^-14 units */
-#define MIX_LR16   3              /* version 3's, in 2^-15 units of Q14 */
-#define MIX_SKIP   64             /* version 3: errors under this train nothing */
+#define MIX_LR16   3              /* from version 3, in 2^-15 units of Q14 */
+#define MIX_SKIP   64             /* from version 3: errors under this train nothing */
 #define MIX_W0     (1 << 12)      /* start weight of every model input */
 #define FW0        16384          /* final mixer: 1/4 each, Q16 */
 #define FW_LR      2              /* its learning rate, in 2^-14 units */
@@ -430,12 +430,12 @@ static inline size_t set_by_byte(uint32_t c, uint32_t m, uint32_t j)
  * (used only for k in `on`): a 16-bit probability, an 8-bit count (rate
  * 1/(n + 1.5) until CTR_LIMIT) and an 8-bit history state, whose learned
  * probability is cell k * 128 + state of mx->hsm (22-bit probability;
- * versions 1 and 2 add a 10-bit count, version 3 learns at a fixed rate).
+ * versions 1 and 2 add a 10-bit count, from version 3 it learns at a fixed rate).
  *
  * ctx_inputs writes the inputs x[k] (the counter) and x[MIX_IN_HIST + k]
  * (the history, if hist) of the contexts in `on` (the others stay 0).
  * ctx_update then trains both on bit y: it reads each slot again, an L1
- * hit, where keeping eleven values live across the bit spilled them.
+ * hit, where keeping the values live across the bit spilled them.
  * (These stay scalar in the vector build: with gathers for their table
  * reads they ran slower.) */
 static inline void ctx_inputs(const struct mix *mx, uint32_t *const *slot, uint32_t on, int hist,
