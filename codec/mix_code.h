@@ -199,6 +199,24 @@ static void row_sample(struct mix_stream *s, const uint8_t *buf, uint32_t pos, u
         rc[i] >>= 1;
 }
 
+/* The bytes d and 2d before the one after block position pos, as the
+ * record and row contexts read them: 0 and 0 when d is 0 or the stream
+ * has fewer than 2d bytes. */
+static inline uint32_t two_up(const struct mix_stream *s, const uint8_t *buf, uint32_t pos,
+                              uint32_t d)
+{
+    if (!d || s->done < 2 * d)
+        return 0;
+    return (uint32_t)buf[pos + 1 - d] << 8 | buf[pos + 1 - 2 * d];
+}
+
+/* The context models of stream s's next byte: those in use, less the row
+ * model while the stream has no row length (no table read, inputs 0). */
+static inline uint32_t ctx_on(uint32_t use, const struct mix_stream *s)
+{
+    return use & MIX_CTX_MASK & (s->row ? ~0u : ~(uint32_t)MIX_USE_ROW);
+}
+
 /* After byte c of stream s (at block position pos): histories, the match
  * model, and the next byte's context hashes. */
 static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
@@ -273,24 +291,16 @@ static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
     s->last[c] = o;
 
     uint32_t c4 = s->c4;
-    uint32_t rl = s->rlen, up1 = 0, up2 = 0;
-    if (rl && s->done >= 2 * rl) {
-        up1 = buf[pos + 1 - rl];
-        up2 = buf[pos + 1 - 2 * rl];
-    }
+    uint32_t rl = s->rlen, ups = two_up(s, buf, pos, rl);
     s->hash[MIX_C_SPARSE] = hmix(((c4 >> 8) & 0xFFFFu) | 0x08000000u);
-    s->hash[MIX_C_REC_A] = hmix((up1 << 8 | (c4 & 0xFFu)) ^ hmix(rl | 0x09000000u));
-    s->hash[MIX_C_REC_B] = hmix((up1 << 8 | up2) ^ hmix(rl | 0x0A000000u));
+    s->hash[MIX_C_REC_A] = hmix(((ups & 0xFF00u) | (c4 & 0xFFu)) ^ hmix(rl | 0x09000000u));
+    s->hash[MIX_C_REC_B] = hmix(ups ^ hmix(rl | 0x0A000000u));
     if (use & MIX_USE_ROW) {
         /* a sample once the row window lies in the stream's coded bytes */
         if (s->done % ROW_EVERY == 0 && s->done >= MIX_ROW_MAX)
             row_sample(s, buf, pos, c);
-        uint32_t rw = s->row, row1 = 0, row2 = 0;
-        if (rw && s->done >= 2 * rw) {
-            row1 = buf[pos + 1 - rw];
-            row2 = buf[pos + 1 - 2 * rw];
-        }
-        s->hash[MIX_C_ROW] = hmix((row1 << 8 | row2) ^ hmix(rw | 0x0D000000u));
+        if (s->row)     /* else never read: the byte leaves the row model out */
+            s->hash[MIX_C_ROW] = hmix(two_up(s, buf, pos, s->row) ^ hmix(s->row | 0x0D000000u));
     }
     s->hash[MIX_C_O2] = hmix((c4 & 0xFFFFu) | 0x02000000u);
     s->hash[MIX_C_O3] = hmix((c4 & 0xFFFFFFu) | 0x03000000u);
@@ -302,8 +312,9 @@ static void byte_done(struct mix *mx, struct mix_stream *s, const uint8_t *buf,
      * before it */
     s->hash[MIX_C_WORD2] = hmix((s->word ? s->word : c4 & 0xFFu) ^ hmix(s->word1 ^ 0x0C000000u));
     /* The next byte's first buckets: start loading them now. */
+    const uint32_t on = ctx_on(use, s);
     for (int k = MIX_C_O2; k < MIX_NCTX; k++) {
-        if (!(use & (1u << k)) || (k == MIX_C_ROW && !s->row))
+        if (!(on & (1u << k)))
             continue;
         uint32_t i = bucket_at(mx->t_bits[k], s->hash[k]);
         __builtin_prefetch(mx->t[k] + i);
@@ -509,9 +520,7 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
     uint32_t pos = s->start + s->done;
     uint8_t c = e ? src[pos] : 0;
     const uint32_t c1 = s->c4 & 0xFFu, c2 = (s->c4 >> 8) & 0xFFu;
-    /* Without a row length the row model has nothing to say: it is left
-     * out of the byte (no table read, inputs 0). */
-    const uint32_t on = use & MIX_CTX_MASK & (s->row ? ~0u : ~(uint32_t)MIX_USE_ROW);
+    const uint32_t on = ctx_on(use, s);
     const int hist = (use & MIX_USE_HIST) != 0;
 
     uint32_t cum[257];
