@@ -21,7 +21,7 @@ uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams)
 
 uint32_t blk_preset_streams(const struct fade_preset *p, size_t raw_len)
 {
-    size_t target = p->mix && p->net_gate ? BLK_MIX_STREAM_TARGET : BLK_STREAM_TARGET;
+    size_t target = p->mix && p->one_stream ? BLK_MIX_STREAM_TARGET : BLK_STREAM_TARGET;
     return blk_streams_for(raw_len, p->max_streams, target);
 }
 
@@ -367,7 +367,8 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
     size_t q = len / n, r = len % n;
     size_t steps = q + (r != 0);
     struct mix *mx = &ctx->mix;
-    FADE_FORWARD(mix_reset(mx, p->mix, use, len, n));
+    FADE_FORWARD(mix_reset(mx, p->mix, use, len, n, p->mix_slots ? p->mix_slots : MIX_SLOTS,
+                           p->mix_tbits ? p->mix_tbits : MIX_TBITS));
     if (!dst) {
         size_t off = 0;
         for (uint32_t b = 0; b < n; b++) {

@@ -52,14 +52,14 @@ uint32_t blk_default_streams(size_t raw_len, uint32_t max_streams);
 /* The same with another length target (target >= 1). */
 uint32_t blk_streams_for(size_t raw_len, uint32_t max_streams, size_t target);
 /* The stream count fade_block_encode gives a block of preset p when the
- * context asks for none: one stream for a mix preset with a gated network
+ * context asks for none: one stream for a mix preset with one_stream set
  * (BLK_MIX_STREAM_TARGET), else blk_default_streams. */
 uint32_t blk_preset_streams(const struct fade_preset *p, size_t raw_len);
-/* The target of the mix presets with a gated network: the context models
- * code best in one stream (several interleave their statistics, 2 to 8 %
- * larger on the corpus), so a block is one stream.  A mix
- * preset whose network runs on every step (max) splits like the network
- * presets, where more streams make each step cheaper per byte
+/* The target of the mix presets with one_stream set (mix and max): the
+ * context models code best in one stream (several interleave their
+ * statistics, 2 to 8 % larger on the corpus), so a block is one stream.
+ * max1 .. max4, whose small network runs on every step, split like the
+ * network presets, where more streams make each step cheaper per byte
  * (docs/BENCHMARKS.md, "Mix presets"). */
 #define BLK_MIX_STREAM_TARGET ((size_t)FADE_BLOCK_MAX_RAW)
 

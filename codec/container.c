@@ -387,7 +387,7 @@ static unsigned workers_for(const struct fc_opts *o, uint64_t n_blocks_hint)
 
 uint32_t fc_default_block(const struct fade_preset *p)
 {
-    return p && p->mix && p->net_gate ? FC_DEFAULT_BLOCK_MIX : FC_DEFAULT_BLOCK;
+    return p && p->mix && p->one_stream ? FC_DEFAULT_BLOCK_MIX : FC_DEFAULT_BLOCK;
 }
 
 int fc_encode_fd(int in_fd, int out_fd, const struct fc_opts *opts, struct fc_stats *st)

@@ -30,7 +30,7 @@
 #define FC_VERSION      1u
 #define FC_LEN_UNKNOWN  UINT64_MAX
 #define FC_DEFAULT_BLOCK (1u << 20)
-/* The default of the mix presets with a gated network: their context
+/* The default of the mix presets with one_stream set: their context
  * models gain from seeing more of a file (gcide_0-10M.txt 9.6 % smaller
  * than in 1 MiB blocks, docs/BENCHMARKS.md) and their blocks are one
  * stream whatever the size. */

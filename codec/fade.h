@@ -104,6 +104,18 @@ struct fade_preset {
                               ceil(n / net_div) of a block's n streams */
     uint32_t net_gate;     /* mix presets: 1 = the network runs only while
                               it pays (FORMAT.md, "Network gate"), 0 = always */
+    uint32_t mix_slots;    /* mix presets: log2 of a context table's slots a
+                              block byte, 1 to MIX_SLOTS_MAX; 0 = MIX_SLOTS */
+    uint32_t mix_tbits;    /* mix presets: log2 of the most slots a context
+                              table (and the match table) may have,
+                              MIX_TBITS_MIN to MIX_TBITS_MAX; 0 = MIX_TBITS
+                              (mix.h).  Both are part of the model id only
+                              when non-zero */
+    uint32_t one_stream;   /* mix presets: 1 = a block is one sub-stream and
+                              `fade` gives it FC_DEFAULT_BLOCK_MIX bytes; 0 =
+                              one per BLK_STREAM_TARGET bytes, for the
+                              network's batch (an encoder's choice: not part
+                              of the model id) */
 };
 /* Returns the preset called `name`, or NULL.  The pointer is static. */
 const struct fade_preset *fade_preset_find(const char *name);

@@ -83,30 +83,39 @@ static void help(void)
            "OPTIONS\n"
            "    -m, --model PRESET   model preset (default: %s), one of:\n"
            "                        ", fade_preset_default());
-    for (unsigned i = 0; fade_preset_at(i); i++)
-        printf(" %s", fade_preset_at(i)->name);
+    /* the names, wrapped under the option's text */
+    size_t col = 24;
+    for (unsigned i = 0; fade_preset_at(i); i++) {
+        const char *name = fade_preset_at(i)->name;
+        if (col + 1 + strlen(name) > 78) {
+            printf("\n                        ");
+            col = 24;
+        }
+        col += (size_t)printf(" %s", name);
+    }
     printf("\n"
            "                         mix codes with context models, a match model\n"
            "                         and learned mixers, and runs the tiny network\n"
-           "                         beside them only where it pays; max runs the\n"
-           "                         small network on every byte (best ratio, some\n"
-           "                         20 KB/s); mix1/max1 .. mix3/max3 are their\n"
+           "                         beside them only where it pays; max runs it\n"
+           "                         on every byte, with tables four times larger\n"
+           "                         (best ratio, some 50 KB/s, up to 0.8 GB of\n"
+           "                         memory); mix1 .. mix3 and max1 .. max4 are\n"
            "                         earlier versions, kept for old files.  The\n"
            "                         network-only presets (tiny .. paper, primed,\n"
            "                         *-match) get stronger and slower in turn.\n"
            "                         Decompression uses the\n"
            "                         model each block names; -m, -b and -s only\n"
            "                         matter when compressing.\n"
-           "    -b, --block SIZE     raw bytes per block (default 16M for mix, 1M for\n"
-           "                         the others); suffixes K and M\n"
+           "    -b, --block SIZE     raw bytes per block (default 16M for mix and max,\n"
+           "                         1M for the others); suffixes K and M\n"
            "                         (powers of 1024); at most 64M.  Bigger blocks\n"
            "                         compress better; smaller ones decode faster at\n"
            "                         random offsets.\n"
            "    -s, --streams N      sub-streams per block (default: one per %u KiB of\n"
            "                         block, within the preset's limit; one per block\n"
-           "                         for mix).  More streams step the network fewer\n"
-           "                         times but give each stream less data to learn\n"
-           "                         from.\n"
+           "                         for mix and max).  More streams step the\n"
+           "                         network fewer times but give each stream less\n"
+           "                         data to learn from.\n"
            "    -t, --threads N      threads (default 1).  Several blocks are coded at\n"
            "                         once, one thread each; threads left over work\n"
            "                         inside a block.  Output does not depend on N.\n"

@@ -86,9 +86,9 @@ static uint32_t ceil_log2(size_t v)
     return b;
 }
 
-static uint32_t clamp_bits(uint32_t b)
+static uint32_t clamp_bits(uint32_t b, uint32_t max)
 {
-    return b < T_BITS_MIN ? T_BITS_MIN : b > T_BITS_MAX ? T_BITS_MAX : b;
+    return b < T_BITS_MIN ? T_BITS_MIN : b > max ? max : b;
 }
 
 /* Makes *p hold at least n elements of size sz (contents undefined). */
@@ -137,10 +137,12 @@ static void mixer_start16(int16_t *w, uint32_t sets)
             w[(size_t)s * MIX_NIN_PAD + i] = (int16_t)(i < MIX_IN_BIAS ? MIX_W0 / 4 : 0);
 }
 
-int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n)
+int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n,
+              uint32_t slots, uint32_t tbits)
 {
     if (raw_len < 1 || raw_len > FADE_BLOCK_MAX_RAW || n < 1 || n > raw_len ||
-        ver < 1 || ver > 4 || (use & ~(uint32_t)MIX_ALL))
+        ver < 1 || ver > 4 || (use & ~(uint32_t)MIX_ALL) || slots < 1 ||
+        slots > MIX_SLOTS_MAX || tbits < MIX_TBITS_MIN || tbits > MIX_TBITS_MAX)
         return FADE_E_INVAL;
     /* a version runs only the parts it has */
     if (ver == 1)
@@ -157,26 +159,26 @@ int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32
     mx->q = (uint32_t)(raw_len / n);
     mx->r = (uint32_t)(raw_len % n);
 
-    /* Table sizes follow the block: 2^MIX_HB slots a byte for the hashed
+    /* Table sizes follow the block: 2^slots slots a byte for the hashed
      * contexts, within the limits. */
-    uint32_t hb = clamp_bits(ceil_log2(raw_len) + MIX_HB);
+    uint32_t hb = clamp_bits(ceil_log2(raw_len) + slots, tbits);
     for (int k = 0; k < MIX_NCTX; k++) {
         if (!(use & (1u << k))) {
             mx->t_bits[k] = 0;          /* never read */
             continue;
         }
         mx->t_bits[k] = k == MIX_C_O1 ? 16 : hb;
-        size_t slots = (size_t)1 << mx->t_bits[k];
-        FADE_FORWARD(grow((void **)&mx->t[k], &mx->t_cap[k], slots, sizeof(uint32_t)));
+        size_t ns = (size_t)1 << mx->t_bits[k];
+        FADE_FORWARD(grow((void **)&mx->t[k], &mx->t_cap[k], ns, sizeof(uint32_t)));
         if (k == MIX_C_O1) {
-            for (size_t i = 0; i < slots; i++)
+            for (size_t i = 0; i < ns; i++)
                 mx->t[k][i] = CTR_INIT;
         } else {
             /* zero checks: every bucket is reset on first use */
-            memset(mx->t[k], 0, slots * sizeof(uint32_t));
+            memset(mx->t[k], 0, ns * sizeof(uint32_t));
         }
     }
-    mx->mt_bits = clamp_bits(ceil_log2(raw_len));
+    mx->mt_bits = clamp_bits(ceil_log2(raw_len), tbits);
     FADE_FORWARD(grow((void **)&mx->mt, &mx->mt_cap, (size_t)1 << mx->mt_bits,
                       sizeof(uint32_t)));
     memset(mx->mt, 0, ((size_t)1 << mx->mt_bits) * sizeof(uint32_t));

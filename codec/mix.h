@@ -197,10 +197,24 @@ void mix_init(struct mix *mx, enum fade_isa isa);
 /* Frees what mx owns (not mx); mx is then as after mix_init with the
  * same isa. */
 void mix_free(struct mix *mx);
+/* How large the hashed tables are, unless the preset says otherwise
+ * (fade_preset.mix_slots, .mix_tbits): 2^MIX_SLOTS slots a byte of the
+ * block, at most 2^MIX_TBITS slots (16 MiB) a table.  max takes 8 slots
+ * a byte and up to 2^24 (64 MiB a table, 704 MiB for its ten and the
+ * match table). */
+#define MIX_SLOTS      1u
+#define MIX_SLOTS_MAX  4u
+#define MIX_TBITS      22u
+#define MIX_TBITS_MIN  16u
+#define MIX_TBITS_MAX  24u
+
 /* Starts a block of raw_len (>= 1) bytes in n streams (1..raw_len) with
- * stage version ver (1 to 4) and the parts in `use` that the version has:
- * sizes and clears every table.  0, FADE_E_INVAL or FADE_E_NOMEM. */
-int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n);
+ * stage version ver (1 to 4), the parts in `use` that the version has and
+ * hashed tables of 2^slots slots a byte (1 .. MIX_SLOTS_MAX) up to 2^tbits
+ * (MIX_TBITS_MIN .. MIX_TBITS_MAX): sizes and clears every table.  0,
+ * FADE_E_INVAL or FADE_E_NOMEM. */
+int mix_reset(struct mix *mx, uint32_t ver, uint32_t use, size_t raw_len, uint32_t n,
+              uint32_t slots, uint32_t tbits);
 
 /* Codes the next byte c of stream b with the network's frequency row
  * `freq` (256 entries, each >= 1, sum 65536) or NULL on a step where the

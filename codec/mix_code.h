@@ -53,9 +53,7 @@ _Static_assert((-3 >> 1) == -2, "arithmetic right shift");
 #define ROW_HITS      16u         /* the fewest equal bytes a row needs */
 #define ROW_KEEP      2u          /* a new row must beat the one in use by 2/16 */
 #define ROW_LIFT      2u          /* and be hit more than twice the mean distance */
-#define MIX_HB     1              /* hashed tables: 2^MIX_HB slots a byte */
-#define T_BITS_MIN 12u
-#define T_BITS_MAX 22u
+#define T_BITS_MIN 12u             /* and at most mix_reset's tbits */
 
 /* The logistic function 4096 / (1 + e^(-x/256)) at x = -2048, -1920, ...,
  * 2048, rounded: squash() interpolates it. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "codec/bytes.h"
 #include "codec/fmath.h"
+#include "codec/mix.h"
 #include "codec/model_int.h"
 #include "codec/pool.h"
 #include "codec/prior.h"
@@ -273,6 +274,11 @@ static uint64_t id_prefix(const struct fade_preset *p)
     /* So does the mix stage, and where the network runs in it. */
     if (p->mix)
         h = fnv_u32(fnv_u32(fnv_u32(fnv_bytes(h, "mix", 3), p->mix), p->net_div), p->net_gate);
+    /* and the mix stage's table sizes, when not the default's */
+    if (p->mix_slots)
+        h = fnv_u32(fnv_bytes(h, "slots", 5), p->mix_slots);
+    if (p->mix_tbits)
+        h = fnv_u32(fnv_bytes(h, "tbits", 5), p->mix_tbits);
     return h;
 }
 
@@ -292,6 +298,10 @@ static int preset_ok(const struct fade_preset *p)
         return 0;
     if (p->mix > 4 || (p->mix && (p->net_div < 1 || p->net_gate > 1 || p->match_min)))
         return 0;               /* the mix stage has its own match model */
+    if (p->mix_slots && (!p->mix || p->mix_slots > MIX_SLOTS_MAX))
+        return 0;
+    if (p->mix_tbits && (!p->mix || p->mix_tbits < MIX_TBITS_MIN || p->mix_tbits > MIX_TBITS_MAX))
+        return 0;
     if (!(p->lr > 0.0f) || p->T > 4096 || p->D > 4096 || p->G > (1u << 24) ||
         p->F > (1u << 24) || p->H > 4096)
         return 0;

@@ -75,7 +75,7 @@ i=0
 for f in "$tmp"/*; do
     for bs in 100 1K; do
         i=$((i+1))
-        for m in tiny tiny-match mix1 mix2 mix3 mix; do
+        for m in tiny tiny-match mix1 mix2 mix3 mix max; do
             build/fade c -q -f -m "$m" -b "$bs" "$f" "$seeds/c$i-$m.fade"
             # First block: its length is the u32 at offset 32, the block follows.
             len=$(od -An -tu4 -j32 -N4 "$seeds/c$i-$m.fade" | tr -d ' ')

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "codec/bc.h"
 #include "codec/block.h"
+#include "codec/container.h"
 #include "codec/fade.h"
 #include "codec/mix.h"
 #include "tests/codec/codec_util.h"
@@ -128,6 +129,18 @@ Test(mix, roundtrip_sizes_and_streams, .timeout = 600)
     free(bin);
 }
 
+/* mix and max code a block in one stream, max1 .. max4 split it for the
+ * network's batch; mix and max get 16 MiB blocks from `fade`. */
+Test(mix, stream_counts_follow_the_preset)
+{
+    cr_assert_eq(blk_preset_streams(fade_preset_find("mix"), 8u << 20), 1);
+    cr_assert_eq(blk_preset_streams(fade_preset_find("max"), 8u << 20), 1);
+    cr_assert_eq(blk_preset_streams(fade_preset_find("max4"), 1u << 20), 16);
+    cr_assert_eq(blk_preset_streams(fade_preset_find("small"), 1u << 20), 16);
+    cr_assert_eq(fc_default_block(fade_preset_find("max")), FC_DEFAULT_BLOCK_MIX);
+    cr_assert_eq(fc_default_block(fade_preset_find("max4")), FC_DEFAULT_BLOCK);
+}
+
 Test(mix, max_preset_roundtrip, .timeout = 600)
 {
     uint8_t *src = corpus("geo.protodata", 0, 6000);
@@ -154,6 +167,8 @@ static const struct {
     { "mix2", 20000, 6000, 3, 1101, 0x6821638bae799153ull },
     { "mix3", 20000, 6000, 3, 1104, 0x0687427ac3702f89ull },
     { "mix",  20000, 30000, 2, 4780, 0x4fd53394e82541edull },
+    /* max: version 4 with the network on every step and 8 slots a byte */
+    { "max",  20000, 30000, 1, 3972, 0xad50c66cd9de9611ull },
 };
 
 Test(mix, same_bytes_on_every_isa_and_thread_count_and_pinned, .timeout = 600)
@@ -268,7 +283,7 @@ Test(mix, known_positions)
 {
     struct mix mx;
     mix_init(&mx, FADE_ISA_SCALAR);
-    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 10, 3), 0);   /* streams of 4, 3, 3 */
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 10, 3, MIX_SLOTS, MIX_TBITS), 0);   /* streams of 4, 3, 3 */
     cr_assert_eq(mx.st[0].start, 0);
     cr_assert_eq(mx.st[1].start, 4);
     cr_assert_eq(mx.st[2].start, 7);
@@ -277,20 +292,24 @@ Test(mix, known_positions)
     mx.st[1].done = 2;
     cr_assert(mix_known(&mx, 4) && mix_known(&mx, 5) && !mix_known(&mx, 6));
     cr_assert(!mix_known(&mx, 3) && !mix_known(&mx, 7) && !mix_known(&mx, 10));
-    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 0, 1), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 4), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL | (1u << 20), 3, 1), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, 0, MIX_ALL, 3, 1), FADE_E_INVAL);
-    cr_assert_eq(mix_reset(&mx, 5, MIX_ALL, 3, 1), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 0, 1, MIX_SLOTS, MIX_TBITS), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 4, MIX_SLOTS, MIX_TBITS), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL | (1u << 20), 3, 1, MIX_SLOTS, MIX_TBITS), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 0, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 5, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1, 0, MIX_TBITS), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1, MIX_SLOTS_MAX + 1, MIX_TBITS), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS_MIN - 1), FADE_E_INVAL);
+    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS_MAX + 1), FADE_E_INVAL);
     /* version 1 has no order-5 or word-pair context, 2 and 3 no row
      * context, 4 no order 5 */
-    cr_assert_eq(mix_reset(&mx, 1, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mix_reset(&mx, 1, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS), 0);
     cr_assert_eq(mx.use, MIX_ALL_V1);
-    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mix_reset(&mx, 2, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS), 0);
     cr_assert_eq(mx.use, MIX_ALL_V3);
-    cr_assert_eq(mix_reset(&mx, 3, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mix_reset(&mx, 3, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS), 0);
     cr_assert_eq(mx.use, MIX_ALL_V3);
-    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1), 0);
+    cr_assert_eq(mix_reset(&mx, 4, MIX_ALL, 3, 1, MIX_SLOTS, MIX_TBITS), 0);
     cr_assert_eq(mx.use, MIX_ALL_V4);
     mix_free(&mx);
 }
