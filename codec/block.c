@@ -317,18 +317,26 @@ static ssize_t fade_encode_streams(struct fade_ctx *ctx, struct mdl *m, struct m
  * window of GATE_STEPS steps to stay on (1/8 bit: on one stream the
  * network costs about eleven times the rest of the stage,
  * docs/BENCHMARKS.md); otherwise it
- * rests for 2, 4, ... up to rest_max windows and then is tried again.
+ * rests for 2, 4, ... up to rest_max windows and then is tried again
+ * (net_gate 1), or for 64, 256, 1024, 4096 windows (net_gate 2).
  * Short windows and long rests keep what a block that does not need the
  * network pays for trying it small.  Stage 1 rests up to 256 windows: 7
  * windows of a 64 KiB block (3 % of its steps), 20 of a 1 MiB block
- * (0.5 %).  Stage 2 rests up to 4096: 7 and 12 windows (0.3 %). */
+ * (0.5 %).  Stage 2 rests up to 4096: 7 and 12 windows (0.3 %).  A
+ * network step costs some 22 bytes of the rest of the stage, so those
+ * tries were 6 % of the default's time over the corpus and 19 % of a
+ * 256 KiB block's; net_gate 2 tries 2, 3 and 4 windows of a 64 KiB, a
+ * 256 KiB and a 1 MiB block, for the same bytes (docs/BENCHMARKS.md). */
 #define GATE_STEPS    256u
 #define GATE_MIN_Q8   32
 #define GATE_REST_MIN 2u
+#define GATE2_REST_MIN 64u         /* net_gate 2: the first rest */
+#define GATE2_GROWTH   4u          /* and each next one's factor */
 
 struct gate {
     int on;
     uint32_t rest, backoff;
+    uint32_t rest_min, growth; /* the first rest and each next one's factor */
     uint32_t rest_max;         /* the stage version's longest rest */
     uint64_t bytes;            /* netted bytes in this window */
 };
@@ -343,9 +351,9 @@ static void gate_step(struct gate *g, struct mix *mx, size_t i)
             g->on = 0;
             g->rest = g->backoff;
             if (g->backoff < g->rest_max)
-                g->backoff *= 2;
+                g->backoff *= g->growth;
         } else {
-            g->backoff = GATE_REST_MIN;
+            g->backoff = g->rest_min;
         }
     } else if (--g->rest == 0) {
         g->on = 1;
@@ -390,7 +398,10 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
     uint32_t nn = (n + p->net_div - 1) / p->net_div;
     if (net)
         FADE_FORWARD(mdl_reset(m, nn));
-    struct gate g = { .on = 1, .rest = 0, .backoff = GATE_REST_MIN,
+    const int gate2 = p->net_gate == 2;
+    struct gate g = { .on = 1, .rest = 0, .backoff = gate2 ? GATE2_REST_MIN : GATE_REST_MIN,
+                      .rest_min = gate2 ? GATE2_REST_MIN : GATE_REST_MIN,
+                      .growth = gate2 ? GATE2_GROWTH : 2u,
                       .rest_max = p->mix == 1 ? 256u : 4096u, .bytes = 0 };
     uint64_t done = 0;
     for (size_t i = 0; i < steps; i++) {
@@ -463,6 +474,8 @@ ssize_t blk_mix_trial(fade_ctx *ctx, const char *preset, uint32_t use, uint32_t 
     struct fade_preset v = *cm->preset;
     if (net_div)
         v.net_div = net_div;
+    if (gate > 2)
+        return FADE_E_INVAL;
     if (gate >= 0)
         v.net_gate = (uint32_t)gate;
     ssize_t rv = mix_streams(ctx, cm->m, &v, use, src, len, n, NULL, NULL);

@@ -75,7 +75,8 @@ double blk_flops(const struct fade_preset *p, size_t raw_len, uint32_t n);
 /* For the ablation tool (tests/tools/fade_ablate): codes len bytes of
  * src in n streams with mix preset `preset` and only the parts in `use`
  * (MIX_USE_*, codec/mix.h), the network on one stream in net_div (0: the
- * preset's) and its gate on (1), off (0) or as the preset has it (-1),
+ * preset's) and its gate off (0), on (1 or 2, FORMAT.md "Network gate")
+ * or as the preset has it (-1),
  * and returns the coded payload's length (len
  * when it would not fit in 2 bytes a byte) or a FADE_E_* code.  Nothing
  * is written anywhere: such a variant has no model id. */

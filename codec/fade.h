@@ -102,8 +102,9 @@ struct fade_preset {
                               part of the model id only when non-zero */
     uint32_t net_div;      /* mix presets: the network runs on the first
                               ceil(n / net_div) of a block's n streams */
-    uint32_t net_gate;     /* mix presets: 1 = the network runs only while
-                              it pays (FORMAT.md, "Network gate"), 0 = always */
+    uint32_t net_gate;     /* mix presets: 1 or 2 = the network runs only
+                              while it pays, 2 trying it again less often
+                              (FORMAT.md, "Network gate"); 0 = always */
     uint32_t mix_slots;    /* mix presets: log2 of a context table's slots a
                               block byte, 1 to MIX_SLOTS_MAX; 0 = MIX_SLOTS */
     uint32_t mix_tbits;    /* mix presets: log2 of the most slots a context

@@ -99,7 +99,7 @@ static void help(void)
            "                         beside them only where it pays; max runs it\n"
            "                         on every byte, with tables four times larger\n"
            "                         (best ratio, some 50 KB/s, up to 0.8 GB of\n"
-           "                         memory); mix1 .. mix3 and max1 .. max4 are\n"
+           "                         memory); mix1 .. mix4 and max1 .. max4 are\n"
            "                         earlier versions, kept for old files.  The\n"
            "                         network-only presets (tiny .. paper, primed,\n"
            "                         *-match) get stronger and slower in turn.\n"

@@ -296,7 +296,7 @@ static int preset_ok(const struct fade_preset *p)
         return 0;
     if (p->match_min > 32)      /* match stage: 0 = none, else 1..32 */
         return 0;
-    if (p->mix > 4 || (p->mix && (p->net_div < 1 || p->net_gate > 1 || p->match_min)))
+    if (p->mix > 4 || (p->mix && (p->net_div < 1 || p->net_gate > 2 || p->match_min)))
         return 0;               /* the mix stage has its own match model */
     if (p->mix_slots && (!p->mix || p->mix_slots > MIX_SLOTS_MAX))
         return 0;

@@ -33,20 +33,23 @@ static const struct fade_preset presets[] = {
     { "primed-match", 8, 16, 512, 32, 512, 32, 256, 1, 2e-4f, "primed1", "small-match",
       MATCH_MIN, 0, 0, 0, 0, 0, 0 },
     /* The mix stage (codec/mix.h) around a network: the default (mix)
-     * runs tiny in one stream a block while it pays; max runs tiny in one
-     * stream on every step.  mix1 .. mix3 are the default with versions 1
-     * to 3 of the stage; max1 .. max4 run small on every step of 64 KiB
-     * streams beside versions 1 to 4 (max's form before one stream beat
-     * it: docs/BENCHMARKS.md).  They are kept so that their blocks decode. */
+     * runs tiny in one stream a block while it pays (gate 2); max runs tiny
+     * in one stream on every step.  mix1 .. mix3 are the default with
+     * versions 1 to 3 of the stage, mix4 with version 4 and gate 1 (which
+     * tried the network more often for the same bytes); max1 .. max4 run
+     * small on every step of 64 KiB streams beside versions 1 to 4 (max's
+     * form before one stream beat it: docs/BENCHMARKS.md).  They are kept
+     * so that their blocks decode. */
     { "mix1",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 1, NET_DIV, 1, 0, 0, 1 },
     { "max1",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 1, 1, 0, 0, 0, 0 },
     { "mix2",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 2, NET_DIV, 1, 0, 0, 1 },
     { "max2",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 2, 1, 0, 0, 0, 0 },
     { "mix3",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 3, NET_DIV, 1, 0, 0, 1 },
     { "max3",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 3, 1, 0, 0, 0, 0 },
-    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 4, NET_DIV, 1, 0, 0, 1 },
+    { "mix4",    4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 4, NET_DIV, 1, 0, 0, 1 },
     { "max4",    8, 16,  512, 32,  512, 32,  256, 1, 1e-3f, NULL, NULL, 0, 4, 1, 0, 0, 0, 0 },
     { "max",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 4, 1, 0, 3, MIX_TBITS_MAX, 1 },
+    { "mix",     4,  8,   64,  8,   64, 16,  256, 1, 1e-3f, NULL, NULL, 0, 4, NET_DIV, 2, 0, 0, 1 },
 };
 
 #define N_PRESETS (sizeof presets / sizeof presets[0])
@@ -59,8 +62,8 @@ static const uint64_t pinned_ids[] = {
     0x3e6d728c91710cc7ull, 0xcbbcef54fce3c766ull,                          /* mix1 max1 */
     0xb5a25cb1b2cae8a4ull, 0x93c64983bed9a441ull,                          /* mix2 max2 */
     0x2b409014ebb547b9ull, 0x309b1fc6c065ac60ull,                          /* mix3 max3 */
-    0xd47e4c9750a397d6ull, 0x3c7972e71e0ecf1bull,                          /* mix max4 */
-    0x25dab7549ed07eedull,                                                 /* max */
+    0xd47e4c9750a397d6ull, 0x3c7972e71e0ecf1bull,                          /* mix4 max4 */
+    0x25dab7549ed07eedull, 0x7d000e2365257b25ull,                          /* max mix */
 };
 _Static_assert(sizeof pinned_ids / sizeof pinned_ids[0] == N_PRESETS, "one pinned id a row");
 

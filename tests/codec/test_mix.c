@@ -166,7 +166,9 @@ static const struct {
     { "mix1", 20000, 6000, 3, 1104, 0xc0a5135ad1350bbaull },
     { "mix2", 20000, 6000, 3, 1101, 0x6821638bae799153ull },
     { "mix3", 20000, 6000, 3, 1104, 0x0687427ac3702f89ull },
-    { "mix",  20000, 30000, 2, 4780, 0x4fd53394e82541edull },
+    { "mix4", 20000, 30000, 2, 4780, 0x4fd53394e82541edull },
+    /* mix: version 4 with gate 2, which tries the network less often */
+    { "mix",  20000, 30000, 2, 4780, 0x32e94684e4d06325ull },
     /* max: version 4 with the network on every step and 8 slots a byte */
     { "max",  20000, 30000, 1, 3972, 0xad50c66cd9de9611ull },
 };
@@ -314,19 +316,22 @@ Test(mix, known_positions)
     mix_free(&mx);
 }
 
-/* The golden mix blocks are a corpus slice coded in 2 streams by each
- * stage version's preset (fade_block_encode with n_streams 2, one
+/* The golden mix blocks are a corpus slice coded by each stage version's
+ * preset (fade_block_encode with n_streams 2, or 1 for max and max4, one
  * thread): the first 3000 bytes of geo.protodata for versions 1 to 3, the
  * first 16384 of kppkn.gtb for version 4 (long enough for its streams to
- * choose a row length).  They must keep decoding to exactly those bytes
- * (what a format change would break). */
-Test(mix, golden_blocks_decode)
+ * choose a row length), its first 4096 for max and max4.  They must keep
+ * decoding to exactly those bytes (what a format change would break). */
+Test(mix, golden_blocks_decode, .timeout = 600)
 {
-    static const struct { const char *file, *preset, *src; size_t n; } golden[] = {
-        { "block_fade_mix_2streams.blk", "mix1", "geo.protodata", 3000 },
-        { "block_fade_mix2_2streams.blk", "mix2", "geo.protodata", 3000 },
-        { "block_fade_mix3_2streams.blk", "mix3", "geo.protodata", 3000 },
-        { "block_fade_mix4_2streams.blk", "mix", "kppkn.gtb", 16384 },
+    static const struct { const char *file, *preset, *src; size_t n; uint32_t streams; } golden[] = {
+        { "block_fade_mix_2streams.blk", "mix1", "geo.protodata", 3000, 2 },
+        { "block_fade_mix2_2streams.blk", "mix2", "geo.protodata", 3000, 2 },
+        { "block_fade_mix3_2streams.blk", "mix3", "geo.protodata", 3000, 2 },
+        { "block_fade_mix4_2streams.blk", "mix4", "kppkn.gtb", 16384, 2 },
+        { "block_fade_mix4g2_2streams.blk", "mix", "kppkn.gtb", 16384, 2 },
+        { "block_fade_max4_1stream.blk", "max4", "kppkn.gtb", 4096, 1 },
+        { "block_fade_max_1stream.blk", "max", "kppkn.gtb", 4096, 1 },
     };
     char dir[4096], path[4400];
     cr_assert(tu_repo_path("tests/golden/ok", dir, sizeof dir), "tests/golden/ok not found");
@@ -343,7 +348,7 @@ Test(mix, golden_blocks_decode)
         struct fade_block_info info;
         cr_assert_eq(fade_block_info(blk, len, &info), 0);
         cr_assert_eq(info.model_id, fade_preset_model_id(fade_preset_find(golden[i].preset)));
-        cr_assert_eq(info.n_streams, 2);
+        cr_assert_eq(info.n_streams, golden[i].streams);
         free(blk);
         free(want);
     }

@@ -3,9 +3,9 @@
  * prints the coded size and CPU seconds of every variant beside the full
  * preset's.
  *
- *   fade_ablate [-m PRESET] [-b BLOCK] [-s STREAMS] [-d DIV] [-g 0|1] [-n] [-v NAMES] FILE...
+ *   fade_ablate [-m PRESET] [-b BLOCK] [-s STREAMS] [-d DIV] [-g 0|1|2] [-n] [-v NAMES] FILE...
  *
- * -d runs the network on one stream in DIV, -g 0/1 switches its gate off or
+ * -d runs the network on one stream in DIV, -g 0/1/2 switches its gate off or
  * on (default: as the preset has them);
  * -n switches the network off in every variant;
  * -v keeps only the variants whose names appear in NAMES (and full).
@@ -68,12 +68,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-s") && i + 1 < argc)
             streams = (uint32_t)strtoul(argv[++i], NULL, 0);
         else {
-            fprintf(stderr, "usage: fade_ablate [-m PRESET] [-b BLOCK] [-s STREAMS] [-d DIV] [-g 0|1] [-n] [-v NAMES] FILE...\n");
+            fprintf(stderr, "usage: fade_ablate [-m PRESET] [-b BLOCK] [-s STREAMS] [-d DIV] [-g 0|1|2] [-n] [-v NAMES] FILE...\n");
             return 2;
         }
     }
     if (i >= argc || block == 0 || block > FADE_BLOCK_MAX_RAW) {
-        fprintf(stderr, "usage: fade_ablate [-m PRESET] [-b BLOCK] [-s STREAMS] [-d DIV] [-g 0|1] [-n] [-v NAMES] FILE...\n");
+        fprintf(stderr, "usage: fade_ablate [-m PRESET] [-b BLOCK] [-s STREAMS] [-d DIV] [-g 0|1|2] [-n] [-v NAMES] FILE...\n");
         return 2;
     }
     const struct fade_preset *p = fade_preset_find(preset);
