@@ -398,10 +398,10 @@ static ssize_t mix_streams(struct fade_ctx *ctx, struct mdl *m, const struct fad
     uint32_t nn = (n + p->net_div - 1) / p->net_div;
     if (net)
         FADE_FORWARD(mdl_reset(m, nn));
-    const int gate2 = p->net_gate == 2;
-    struct gate g = { .on = 1, .rest = 0, .backoff = gate2 ? GATE2_REST_MIN : GATE_REST_MIN,
-                      .rest_min = gate2 ? GATE2_REST_MIN : GATE_REST_MIN,
-                      .growth = gate2 ? GATE2_GROWTH : 2u,
+    /* the first rest is also the first backoff */
+    const uint32_t rest_min = p->net_gate == 2 ? GATE2_REST_MIN : GATE_REST_MIN;
+    struct gate g = { .on = 1, .rest = 0, .backoff = rest_min, .rest_min = rest_min,
+                      .growth = p->net_gate == 2 ? GATE2_GROWTH : 2u,
                       .rest_max = p->mix == 1 ? 256u : 4096u, .bytes = 0 };
     uint64_t done = 0;
     for (size_t i = 0; i < steps; i++) {
