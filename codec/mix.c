@@ -44,6 +44,8 @@ void mix_init(struct mix *mx, enum fade_isa isa)
     }
     for (int j = pi; j < 4096; j++)
         mx->stretch[j] = 2047;
+    for (int j = 0; j < 4096; j++)
+        mx->stretch32[j] = mx->stretch[j];
     for (uint32_t n = 0; n < 1024; n++)
         mx->rec[n] = 131072u / (2 * n + 3);
     for (uint32_t p = 1; p < 4096; p++)

@@ -146,6 +146,7 @@ struct mix {
      * probabilities, and the counters' rates 65536 / (n + 1.5). */
     int16_t  stretch[4096];
     int16_t  squash[4095];        /* squash(x) at x + 2047, x in [-2047, 2047] */
+    int32_t  stretch32[4096];     /* stretch again, 32-bit: the AVX2 build gathers it */
     uint32_t rec[1024];
     uint16_t cost[4096];          /* -log2(p / 4096) in 1/256 bits */
     uint32_t hnext[2][MIX_HIST_STATES];   /* bit-history transitions, by bit */

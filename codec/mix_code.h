@@ -493,6 +493,96 @@ static inline void ctx_update(struct mix *mx, uint32_t *const *slot, uint32_t on
     }
 }
 
+#ifdef __AVX2__
+/* The vector build's context step for versions 3 and 4 with histories:
+ * the same arithmetic as ctx_inputs and ctx_update, eight contexts a
+ * lane group.  The slots and history cells are read with scalar loads and
+ * written with scalar stores (AVX2 has no scatter), the rest is in lanes.
+ * Every slot pointer is valid (contexts not in `on` point at a dummy),
+ * their lanes are masked to 0 and they write nothing.  It keeps what the
+ * update needs in *cs between the two halves of the bit. */
+_Static_assert(MIX_NCTX > 8 && MIX_NCTX <= 16, "two lane groups of contexts");
+struct ctx_save {
+    __m256i v[2], h[2], ck[2];
+};
+
+static inline __m256i on_lanes(uint32_t on, unsigned first)
+{
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    __m256i o = _mm256_set1_epi32((int)(on >> first));
+    return _mm256_cmpeq_epi32(_mm256_and_si256(o, bit), bit);
+}
+
+static inline void ctx_inputs_v(const struct mix *mx, uint32_t *const *slot, uint32_t on, int *x,
+                                struct ctx_save *cs)
+{
+    const __m256i m127 = _mm256_set1_epi32(MIX_HIST_STATES - 1);
+    cs->v[0] = _mm256_setr_epi32((int)*slot[0], (int)*slot[1], (int)*slot[2], (int)*slot[3],
+                                 (int)*slot[4], (int)*slot[5], (int)*slot[6], (int)*slot[7]);
+    uint32_t hi[8] = {0};
+    for (unsigned k = 8; k < MIX_NCTX; k++)
+        hi[k - 8] = *slot[k];
+    cs->v[1] = _mm256_setr_epi32((int)hi[0], (int)hi[1], (int)hi[2], (int)hi[3], (int)hi[4],
+                                 (int)hi[5], (int)hi[6], (int)hi[7]);
+    /* cell k * 128 + state; lanes past MIX_NCTX read cell row 0 */
+    const __m256i kb0 = _mm256_setr_epi32(0, 128, 256, 384, 512, 640, 768, 896);
+    const __m256i kb1 = _mm256_setr_epi32(1024, 1152, 1280, 1408, 0, 0, 0, 0);
+    _Static_assert(MIX_NCTX == 12, "kb1 holds the cells of contexts 8..11");
+    __m256i xc[2], xh[2];
+    for (int g = 0; g < 2; g++) {
+        __m256i m = on_lanes(on, 8u * (unsigned)g);
+        cs->ck[g] = _mm256_add_epi32(g ? kb1 : kb0, _mm256_and_si256(cs->v[g], m127));
+        cs->h[g] = _mm256_i32gather_epi32((const int *)mx->hsm, cs->ck[g], 4);
+        xc[g] = _mm256_and_si256(m, _mm256_i32gather_epi32(mx->stretch32, _mm256_srli_epi32(cs->v[g], 20), 4));
+        xh[g] = _mm256_and_si256(m, _mm256_i32gather_epi32(mx->stretch32, _mm256_srli_epi32(cs->h[g], 20), 4));
+    }
+    /* x[0..11] the counters, x[12..23] the histories */
+    _mm256_storeu_si256((__m256i *)x, xc[0]);
+    _mm256_storeu_si256((__m256i *)(x + 8), _mm256_permute2x128_si256(xc[1], xh[0], 0x20));
+    _mm256_storeu_si256((__m256i *)(x + 16), _mm256_permute2x128_si256(xh[0], xh[1], 0x21));
+    _Static_assert(MIX_IN_HIST == 12 && MIX_NIN_PAD == 32, "the lanes' layout in x");
+}
+
+/* ctx_update for bit y: p += (t16 - p) * rec[n] >> 16 (arithmetic) is
+ * p + ((65535 - p) * rec[n] >> 16) for y = 1 and p - ((p * rec[n] +
+ * 65535) >> 16) for y = 0, both in 32 unsigned bits (p < 2^16, rec[n] <
+ * 2^16, so the products and the rounding fit). */
+static inline void ctx_update_v(struct mix *mx, uint32_t *const *slot, uint32_t on, int y,
+                                const struct ctx_save *cs)
+{
+    const __m256i m127 = _mm256_set1_epi32(MIX_HIST_STATES - 1), m255 = _mm256_set1_epi32(255);
+    const __m256i t16 = _mm256_set1_epi32(65535), t22 = _mm256_set1_epi32(y ? (1 << 22) - 1 : 0);
+    const int *hn_y = (const int *)mx->hnext[y];
+    uint32_t nv[16] __attribute__((aligned(32))), nh[16] __attribute__((aligned(32)));
+    uint32_t ck[16] __attribute__((aligned(32)));
+    for (int g = 0; g < 2; g++) {
+        __m256i v = cs->v[g];
+        __m256i n = _mm256_and_si256(_mm256_srli_epi32(v, 8), m255);
+        __m256i p = _mm256_srli_epi32(v, 16);
+        __m256i r = _mm256_i32gather_epi32((const int *)mx->rec, n, 4);
+        if (y)
+            p = _mm256_add_epi32(p, _mm256_srli_epi32(_mm256_mullo_epi32(_mm256_sub_epi32(t16, p), r), 16));
+        else
+            p = _mm256_sub_epi32(p, _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(p, r), t16), 16));
+        n = _mm256_min_epu32(_mm256_add_epi32(n, _mm256_set1_epi32(1)), _mm256_set1_epi32(CTR_LIMIT));
+        __m256i hn = _mm256_i32gather_epi32(hn_y, _mm256_and_si256(v, m127), 4);
+        v = _mm256_or_si256(_mm256_or_si256(_mm256_slli_epi32(p, 16), _mm256_slli_epi32(n, 8)), hn);
+        __m256i hp = _mm256_srli_epi32(cs->h[g], 10);
+        hp = _mm256_add_epi32(hp, _mm256_srai_epi32(_mm256_sub_epi32(t22, hp), HSM_SHIFT));
+        _mm256_store_si256((__m256i *)(nv + 8 * g), v);
+        _mm256_store_si256((__m256i *)(nh + 8 * g), _mm256_slli_epi32(hp, 10));
+        _mm256_store_si256((__m256i *)(ck + 8 * g), cs->ck[g]);
+    }
+#pragma GCC unroll 16
+    for (unsigned k = 0; k < MIX_NCTX; k++) {
+        if (!(on & (1u << k)))
+            continue;
+        *slot[k] = nv[k];
+        mx->hsm[ck[k]] = nh[k];
+    }
+}
+#endif
+
 /* The mixer's output for the sums of one bit (stretch domain): in
  * version 1 the mean of the first two mixers', from version 2 the final
  * mixer's blend of all four. */
@@ -596,12 +686,33 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
                 __builtin_prefetch(p1 + o);
         }
         uint32_t *slot[MIX_NCTX] = {0};
-        int x[MIX_NIN_PAD] = {0};
+        int x[MIX_NIN_PAD] __attribute__((aligned(32)));
+#ifdef __AVX2__
+        const int vec = ver >= 3 && hist;
+        struct ctx_save cs;
+        memset(&cs, 0, sizeof cs);     /* read only after ctx_inputs_v sets it */
+        uint32_t dummy = CTR_INIT;      /* the slot of a context not in `on` */
+#else
+        const int vec = 0;
+#endif
+        if (!vec)
+            memset(x, 0, sizeof x);
 #pragma GCC unroll 16
-        for (int k = 0; k < MIX_NCTX; k++)
+        for (int k = 0; k < MIX_NCTX; k++) {
             if (on & (1u << k))
                 slot[k] = k == MIX_C_O1 ? mx->t[MIX_C_O1] + (c1 << 8 | c0) : bk[k] + nib;
-        ctx_inputs(mx, slot, on, hist, x);
+#ifdef __AVX2__
+            else if (vec)
+                slot[k] = &dummy;
+#endif
+        }
+#ifdef __AVX2__
+        if (vec) {
+            ctx_inputs_v(mx, slot, on, x, &cs);
+            memset(x + 24, 0, (MIX_NIN_PAD - 24) * sizeof *x);
+        } else
+#endif
+            ctx_inputs(mx, slot, on, hist, x);
         int mbit = -1;
         if (mlen && ((mbyte | 256u) >> (8 - j)) == c0) {
             mbit = (int)(mbyte >> (7 - j)) & 1;
@@ -731,7 +842,12 @@ code_byte(struct mix *mx, uint32_t b, const uint8_t *src, uint8_t *dst,
             mixer_train(x, w, ((y << 12) - pm1) * MIX_LR);
             mixer_train(x, w2, ((y << 12) - pm2) * MIX_LR);
         }
-        ctx_update(mx, slot, on, hist, y, ver);
+#ifdef __AVX2__
+        if (vec)
+            ctx_update_v(mx, slot, on, y, &cs);
+        else
+#endif
+            ctx_update(mx, slot, on, hist, y, ver);
         if (mbit >= 0) {
             int mv = mx->msm[mcell];
             mv += (((mbit == y) ? 65535 : 0) - mv) >> MSM_RATE;
