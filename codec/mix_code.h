@@ -445,8 +445,9 @@ static inline size_t set_by_byte(uint32_t c, uint32_t m, uint32_t j)
  * (the history, if hist) of the contexts in `on` (the others stay 0).
  * ctx_update then trains both on bit y: it reads each slot again, an L1
  * hit, where keeping the values live across the bit spilled them.
- * (These stay scalar in the vector build: with gathers for their table
- * reads they ran slower.) */
+ * The vector build runs ctx_inputs_v and ctx_update_v instead for
+ * versions 3 and 4 with histories (the presets); these are the
+ * specification and the baseline build. */
 static inline void ctx_inputs(const struct mix *mx, uint32_t *const *slot, uint32_t on, int hist,
                               int *x)
 {
